@@ -1,0 +1,312 @@
+package tokens
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options configure a Source. The credential is exactly one of Secret, Certs+Key or Assertion.
+type Options struct {
+	// Authority is the Entra login host, e.g. https://login.microsoftonline.com. Required; the
+	// tenant ID is appended per token request.
+	Authority string
+	// ClientID is the partner's multi-tenant app. Required.
+	ClientID string
+	// Secret is the app's client secret.
+	Secret string
+	// Certs and Key are the app's certificate credential (RSA key; MSAL signs PS256).
+	Certs []*x509.Certificate
+	Key   crypto.PrivateKey
+	// Assertion, when set, returns a client assertion (e.g. a federated token) on each request.
+	Assertion func(ctx context.Context) (string, error)
+	// Scope is the client-credentials scope. Required.
+	Scope string
+	// HTTPClient talks to the token endpoint. Nil means a client with Go's default transport.
+	HTTPClient *http.Client
+	// FetchTimeout bounds one token request. Zero means 30 s (MSAL's own default).
+	FetchTimeout time.Duration
+	// Logger receives one line per token fetch (never the token). Zero value means no logging.
+	Logger zerolog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Token is a bearer token ready to inject.
+type Token struct {
+	// Bearer is the whole Authorization header value, "Bearer <jwt>", built once per token so
+	// the hot path does not concatenate.
+	Bearer string
+	// ExpiresOn is when Entra said the token expires.
+	ExpiresOn time.Time
+}
+
+// Source hands out cached tokens per tenant. It is safe for concurrent use. Close stops its
+// background refreshes.
+type Source struct {
+	msal    confidential.Client
+	scopes  []string
+	timeout time.Duration
+	log     zerolog.Logger
+	now     func() time.Time
+
+	entries sync.Map // tenant ID -> *entry
+	group   singleflight.Group
+
+	// life is the parent of every token request: Close cancels it so that no fetch outlives
+	// the Source. It is the one context kept in a struct, as http.Server keeps its base context.
+	life   context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards closed and the Add side of wg
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// entry is one tenant's token state.
+type entry struct {
+	tok atomic.Pointer[held] // current token; nil before the first success
+
+	mu         sync.Mutex // guards the fields below
+	refreshing bool       // a background refresh is running
+	failures   int        // consecutive failed fetches
+	retryAt    time.Time  // no new fetch before this after a failure
+	lastErr    *Error     // the last failure, answered while retryAt is ahead and no token is valid
+	fetched    time.Time  // last successful fetch
+}
+
+type held struct {
+	Token
+	refreshAt time.Time // start a background refresh from here on
+	usable    time.Time // never inject at or after this (ExpiresOn minus a skew)
+}
+
+// New builds a Source. It does not contact Entra: tokens are fetched on first use.
+func New(opts Options) (*Source, error) {
+	if opts.Authority == "" || opts.ClientID == "" || opts.Scope == "" {
+		return nil, errors.New("tokens: authority, client ID and scope are required")
+	}
+	cred, err := credential(opts)
+	if err != nil {
+		return nil, err
+	}
+	mopts := []confidential.Option{
+		confidential.WithInstanceDiscovery(false), // the authority is given; never ask login.microsoftonline.com
+		confidential.WithCache(noCache{}),
+	}
+	if opts.HTTPClient != nil {
+		mopts = append(mopts, confidential.WithHTTPClient(opts.HTTPClient))
+	}
+	// One MSAL client serves every tenant: the tenant is chosen per call (WithTenantID).
+	authority := strings.TrimRight(opts.Authority, "/") + "/organizations"
+	client, err := confidential.New(authority, opts.ClientID, cred, mopts...)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: msal client: %w", err)
+	}
+	s := &Source{
+		msal:    client,
+		scopes:  []string{opts.Scope},
+		timeout: opts.FetchTimeout,
+		log:     opts.Logger,
+		now:     opts.Now,
+	}
+	if s.timeout <= 0 {
+		s.timeout = 30 * time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.life, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+func credential(opts Options) (confidential.Credential, error) {
+	n := 0
+	for _, set := range []bool{opts.Secret != "", opts.Key != nil, opts.Assertion != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return confidential.Credential{}, errors.New("tokens: exactly one credential (secret, certificate or assertion) is required")
+	}
+	switch {
+	case opts.Secret != "":
+		return confidential.NewCredFromSecret(opts.Secret)
+	case opts.Key != nil:
+		c, err := confidential.NewCredFromCert(opts.Certs, opts.Key)
+		if err != nil {
+			return c, fmt.Errorf("tokens: certificate credential: %w", err)
+		}
+		return c, nil
+	default:
+		f := opts.Assertion
+		return confidential.NewCredFromAssertionCallback(func(ctx context.Context, _ confidential.AssertionRequestOptions) (string, error) {
+			return f(ctx)
+		}), nil
+	}
+}
+
+// Token returns a valid token for the tenant, fetching it if there is none. A token near its
+// expiry is returned at once while a background refresh replaces it. Errors are *Error, or
+// ctx's error when the caller gave up first.
+func (s *Source) Token(ctx context.Context, tenantID string) (Token, error) {
+	e := s.entry(tenantID)
+	now := s.now()
+	if h := e.tok.Load(); h != nil && now.Before(h.usable) {
+		if !now.Before(h.refreshAt) {
+			s.refreshAhead(tenantID, e, now)
+		}
+		return h.Token, nil
+	}
+	e.mu.Lock()
+	if e.lastErr != nil && now.Before(e.retryAt) {
+		err := e.lastErr
+		e.mu.Unlock()
+		return Token{}, err // Entra just refused this tenant: do not hammer it
+	}
+	e.mu.Unlock()
+	ch := s.group.DoChan(tenantID, func() (any, error) { return s.fetch(tenantID, e) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(*held).Token, nil
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
+}
+
+// Invalidate drops the tenant's token if it is still the one given (the upstream refused it),
+// so the next Token call fetches a fresh one. A token already replaced is left alone, so many
+// callers reporting the same bad token cause one fetch.
+func (s *Source) Invalidate(tenantID string, bad Token) {
+	v, ok := s.entries.Load(tenantID)
+	if !ok {
+		return
+	}
+	e := v.(*entry)
+	if h := e.tok.Load(); h != nil && h.Bearer == bad.Bearer {
+		e.tok.CompareAndSwap(h, nil)
+	}
+}
+
+// Close stops background refreshes and waits for them. Token calls after Close fail.
+func (s *Source) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Source) entry(tenantID string) *entry {
+	if v, ok := s.entries.Load(tenantID); ok {
+		return v.(*entry)
+	}
+	v, _ := s.entries.LoadOrStore(tenantID, new(entry))
+	return v.(*entry)
+}
+
+// refreshAhead starts one background refresh for the tenant unless one runs or a failure's
+// back-off is still ahead. The caller keeps using the current, still-valid token.
+func (s *Source) refreshAhead(tenantID string, e *entry, now time.Time) {
+	e.mu.Lock()
+	if e.refreshing || now.Before(e.retryAt) {
+		e.mu.Unlock()
+		return
+	}
+	e.refreshing = true
+	e.mu.Unlock()
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		_, _, _ = s.group.Do(tenantID, func() (any, error) { return s.fetch(tenantID, e) })
+		e.mu.Lock()
+		e.refreshing = false
+		e.mu.Unlock()
+	}()
+}
+
+// fetch asks Entra for a token; it runs at most once at a time per tenant (singleflight). It
+// is detached from any one caller's context: the callers that wait may give up, the fetch
+// completes for the next ones, bounded by FetchTimeout and by Close.
+func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
+	ctx, cancel := context.WithTimeout(s.life, s.timeout)
+	defer cancel()
+	start := s.now()
+	res, err := s.msal.AcquireTokenByCredential(ctx, s.scopes, confidential.WithTenantID(tenantID))
+	now := s.now()
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("%w: %w", errTimeout, err)
+		}
+		te := classify(tenantID, err)
+		e.mu.Lock()
+		e.failures++
+		e.retryAt = now.Add(backoff(e.failures))
+		e.lastErr = te
+		failures := e.failures
+		e.mu.Unlock()
+		s.log.Warn().Str("tenant_id", tenantID).Str("code", te.Code).Int("status", te.Status).
+			Int("failures", failures).Str("hint", te.Hint()).Msg("token fetch failed")
+		return nil, te
+	}
+	h := schedule(Token{Bearer: "Bearer " + res.AccessToken, ExpiresOn: res.ExpiresOn}, now)
+	e.tok.Store(h)
+	e.mu.Lock()
+	e.failures, e.retryAt, e.lastErr, e.fetched = 0, time.Time{}, nil, now
+	e.mu.Unlock()
+	s.log.Info().Str("tenant_id", tenantID).Time("expires", res.ExpiresOn).
+		Dur("fetch_ms", now.Sub(start)).Msg("token fetched")
+	return h, nil
+}
+
+// schedule decides when a fresh token is refreshed and when it stops being injected. A one-hour
+// token is refreshed from 10 minutes before expiry and never injected in its last minute; a
+// short-lived one scales down (a quarter and a tenth of its lifetime).
+func schedule(t Token, now time.Time) *held {
+	life := t.ExpiresOn.Sub(now)
+	lead := min(life/4, 10*time.Minute)
+	skew := min(life/10, time.Minute)
+	return &held{Token: t, refreshAt: t.ExpiresOn.Add(-lead), usable: t.ExpiresOn.Add(-skew)}
+}
+
+// backoff after n consecutive failures: 1 s, 2 s, 4 s ... capped at 30 s.
+func backoff(n int) time.Duration {
+	d := time.Second << min(n-1, 5)
+	return min(d, 30*time.Second)
+}
+
+// noCache turns MSAL's token cache off: the Source is the cache (O(1) per tenant, with
+// refresh-ahead), so MSAL always asks Entra when asked. Replace hands MSAL an empty cache
+// before each lookup; Export keeps nothing. Tokens thus live only in the Source's memory.
+type noCache struct{}
+
+var _ cache.ExportReplace = noCache{}
+
+func (noCache) Replace(_ context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+	return u.Unmarshal([]byte("{}"))
+}
+
+func (noCache) Export(context.Context, cache.Marshaler, cache.ExportHints) error { return nil }
