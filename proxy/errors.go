@@ -1,0 +1,81 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/mdegate/mdegate/tokens"
+)
+
+// apiError is an answer the gateway gives itself. Its Message is what the client sees.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+var (
+	errNotAPI          = &apiError{http.StatusNotFound, "NotFound", "mdegate forwards only paths under /api/"}
+	errUpstreamTimeout = &apiError{http.StatusGatewayTimeout, "UpstreamTimeout", "Defender for Endpoint did not answer in time"}
+	errUpstreamDown    = &apiError{http.StatusBadGateway, "UpstreamUnavailable", "Defender for Endpoint could not be reached"}
+)
+
+func missingTenant(header string) *apiError {
+	return &apiError{http.StatusBadRequest, "MissingTenant", "name the customer tenant in the " + header + " header (alias or tenant ID)"}
+}
+
+func unknownTenant(name string) *apiError {
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	return &apiError{http.StatusNotFound, "UnknownTenant", "tenant " + quote(name) + " is not configured in this gateway"}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// describe maps any error the handler meets to what the client is told. It is the one place
+// where errors become status codes; the cause itself is only ever logged.
+func describe(err error) *apiError {
+	var ae *apiError
+	var te *tokens.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &te):
+		return &apiError{http.StatusServiceUnavailable, "TokenUnavailable", te.Message()}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return errUpstreamTimeout
+	default:
+		return errUpstreamDown
+	}
+}
+
+// errorBody is MDE's own error shape, so tools parse the gateway's errors like the API's.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Target  string `json:"target"`
+	} `json:"error"`
+}
+
+// writeError answers err in MDE's shape with the request ID as target.
+func writeError(w http.ResponseWriter, requestID string, ae *apiError) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Target = ae.Code, ae.Message, requestID
+	body, _ := json.Marshal(&b)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(ae.Status)
+	_, _ = w.Write(append(body, '\n'))
+}

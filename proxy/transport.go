@@ -1,0 +1,42 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Timeouts on the way to MDE. There is no total deadline: an answer streams for as long as it
+// takes (a 200 MB export), and a caller that leaves cancels it.
+const (
+	dialTimeout = 10 * time.Second
+	tlsTimeout  = 10 * time.Second
+	// DefaultHeaderTimeout bounds the wait for MDE's response headers. Advanced hunting
+	// queries run up to 200 s before the first byte, so it is 5 minutes.
+	DefaultHeaderTimeout = 5 * time.Minute
+	idleTimeout          = 90 * time.Second
+)
+
+// NewTransport returns the transport to MDE: TLS 1.2+, verified against roots (nil means the
+// system roots), HTTP/2 when the server offers it, and an idle pool sized for many callers on
+// few hosts. headerTimeout bounds the wait for response headers; zero means
+// DefaultHeaderTimeout. Proxies from the environment (HTTPS_PROXY) are honoured.
+func NewTransport(roots *x509.CertPool, headerTimeout time.Duration) *http.Transport {
+	if headerTimeout <= 0 {
+		headerTimeout = DefaultHeaderTimeout
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   tlsTimeout,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       idleTimeout,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		ForceAttemptHTTP2:     true, // a custom TLS config turns HTTP/2 off unless asked
+	}
+}
