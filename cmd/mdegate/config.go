@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"gopkg.in/yaml.v3"
@@ -47,6 +48,7 @@ type Config struct {
 	// Tenants are the customer tenants the gateway serves. At least one is required; requests
 	// for tenants not listed here are refused.
 	Tenants []TenantConfig `yaml:"tenants"`
+	Limits  LimitsConfig   `yaml:"limits"`
 
 	path string // file it came from, for messages ("" for a reader)
 }
@@ -126,6 +128,14 @@ type TenantConfig struct {
 	ID string `yaml:"id"`
 	// Region is a name from the region table. Unset: Routing.Region.
 	Region string `yaml:"region"`
+}
+
+// LimitsConfig bounds what the gateway waits for.
+type LimitsConfig struct {
+	// UpstreamTimeout bounds the wait for MDE's response headers. Zero means 5 minutes:
+	// advanced hunting queries run up to 200 s before their first byte. An answer that has
+	// started streaming is never cut.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 }
 
 func defaultConfig() Config {
@@ -360,6 +370,10 @@ func (c *Config) validate() []Problem {
 	}
 	if !oneOf(c.Log.Format, logFormats) {
 		add("log.format", "%q is not a log format (want %s)", c.Log.Format, strings.Join(logFormats, ", "))
+	}
+
+	if c.Limits.UpstreamTimeout < 0 {
+		add("limits.upstream_timeout", "%v is negative", c.Limits.UpstreamTimeout)
 	}
 
 	// Cloud.
@@ -999,6 +1013,9 @@ func kindName(n *yaml.Node) string {
 }
 
 func scalarName(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Duration]() {
+		return "a duration such as 30s or 5m"
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/mdegate/mdegate/internal/emulator"
+)
+
+// The demo's customers: two that consented to the partner app and one that did not.
+const (
+	demoClientID  = "6a1c3f0e-2b4d-4e8f-9a7b-0c1d2e3f4a5b"
+	demoContoso   = "8f0d1c0e-3c2a-4b1e-9d53-1f2a3b4c5d6e"
+	demoFabrikam  = "0b7e4c1a-5f2d-4e8b-a1c3-9d8e7f6a5b4c"
+	demoNorthwind = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+)
+
+// demoOptions are the emulator's app, tenants and regions for the demo (and the tests).
+func demoOptions(secret string) emulator.Options {
+	return emulator.Options{
+		Apps: []emulator.App{{ClientID: demoClientID, Secret: secret}},
+		Tenants: []emulator.Tenant{
+			{ID: demoContoso, Name: "contoso", Consented: true},
+			{ID: demoFabrikam, Name: "fabrikam", Consented: true},
+			{ID: demoNorthwind, Name: "northwind", Consented: false},
+		},
+		Regions: []string{"global", "eu", "us"},
+	}
+}
+
+// demoYAML is the gateway's configuration against the emulator. caFile may be "" when the
+// caller hands the emulator's CA over in memory.
+func demoYAML(emu *emulator.Emulator, listen, secret, caFile, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: %q\nlog: {level: info, format: json}\n", listen)
+	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n", emu.LoginURL())
+	if caFile != "" {
+		fmt.Fprintf(&b, "  ca_file: %q\n", caFile)
+	}
+	b.WriteString("  regions:\n")
+	for _, name := range regionList(emu) {
+		fmt.Fprintf(&b, "    %s: %s\n", name, emu.RegionURL(name))
+	}
+	fmt.Fprintf(&b, "app: {client_id: %s, client_secret: %q}\n", demoClientID, secret)
+	b.WriteString("tenants:\n")
+	fmt.Fprintf(&b, "  - {name: contoso, id: %s, region: eu}\n", demoContoso)
+	fmt.Fprintf(&b, "  - {name: fabrikam, id: %s, region: us}\n", demoFabrikam)
+	fmt.Fprintf(&b, "  - {name: northwind, id: %s}\n", demoNorthwind)
+	b.WriteString(extra)
+	return b.String()
+}
+
+// demo runs the emulator and the gateway in front of it until ctx is done.
+func demo(ctx context.Context, listen string, stdout io.Writer) error {
+	secret := randomSecret()
+	emu, err := emulator.Start(demoOptions(secret))
+	if err != nil {
+		return fmt.Errorf("demo: emulator: %w", err)
+	}
+	defer emu.Close()
+	// The emulator's CA is handed over in memory: the demo writes no file.
+	cfg, err := ParseConfig(strings.NewReader(demoYAML(emu, listen, secret, "", "")), "demo")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	cfg.Cloud.caPEM = emu.CAPEM()
+	base := "http://" + listen
+	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v.
+Tenants: contoso (eu) and fabrikam (us) consented; northwind did not consent.
+Try, in another shell:
+
+  curl -s %[3]s/api/alerts -H 'X-Tenant-ID: contoso'
+  curl -s %[3]s/api/machines -H 'X-Tenant-ID: %[4]s'        # the same tenant by GUID
+  curl -s %[3]s/api/machines -H 'X-Tenant-ID: fabrikam'     # another customer, other data
+  curl -s %[3]s/api/advancedqueries/run -H 'X-Tenant-ID: contoso' -d '{"Query":"DeviceInfo | take 3"}'
+  curl -s %[3]s/api/alerts                                  # 400 MissingTenant
+  curl -s %[3]s/api/alerts -H 'X-Tenant-ID: tailspin'       # 404 UnknownTenant
+  curl -s %[3]s/api/alerts -H 'X-Tenant-ID: northwind'      # 503 TokenUnavailable (AADSTS700016)
+  curl -s %[3]s/api/nope -H 'X-Tenant-ID: contoso'          # MDE's own 404, passed through
+
+Stop with Ctrl-C. The gateway's JSON log follows.
+
+`, emu.LoginURL(), regionList(emu), base, demoContoso)
+	return serve(ctx, cfg, stdout)
+}
+
+func regionList(emu *emulator.Emulator) []string {
+	var names []string
+	for name := range emu.RegionURLs() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// randomSecret makes the demo app's client secret: it exists only in this process.
+func randomSecret() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return "demo~" + hex.EncodeToString(b[:])
+}
