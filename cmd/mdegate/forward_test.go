@@ -37,7 +37,9 @@ func TestRoutesByAliasAndGUID(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			var page struct{ Value []struct{ ID, RbacGroupName string } }
+			var page struct {
+				Value []struct{ ID, RbacGroupName string }
+			}
 			if err := json.Unmarshal(body, &page); err != nil || len(page.Value) != 2 {
 				t.Fatalf("page %q: %v", body, err)
 			}
@@ -277,7 +279,7 @@ func TestRefreshAheadShortToken(t *testing.T) {
 // garbage collector found reachable) stays flat while it flows.
 func TestStreamsLargeAnswer(t *testing.T) {
 	g := startGateway(t, "")
-	const records = 128 << 10 // ~500 bytes each: ~64 MiB
+	const records = 128 << 10                        // ~500 bytes each: ~64 MiB
 	defer debug.SetGCPercent(debug.SetGCPercent(10)) // collect often, so garbage is not counted
 	runtime.GC()
 	base := liveHeap()
