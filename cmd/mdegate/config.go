@@ -48,7 +48,8 @@ type Config struct {
 	// Tenants are the customer tenants the gateway serves. At least one is required; requests
 	// for tenants not listed here are refused.
 	Tenants []TenantConfig `yaml:"tenants"`
-	Limits  LimitsConfig   `yaml:"limits"`
+	// Limits bound what the gateway waits for. Unset: the defaults documented on each field.
+	Limits LimitsConfig `yaml:"limits"`
 
 	path string // file it came from, for messages ("" for a reader)
 }
