@@ -60,9 +60,10 @@ type MemoryLimiterOptions struct {
 // (golang.org/x/time/rate), one per minute and one per hour.
 //
 // A bucket for a limit of L per window W holds a burst of L/10 (at least 1) and refills the
-// remaining 90% over W plus 5%. Whatever MDE's window alignment, no span of W (plus 5% for
-// skew between the gateway's clock and MDE's) admits more than L: bursts are spread rather
-// than sent into a 429.
+// remaining 90% over W plus a slack (5% of W, at least 1 s). Whatever MDE's window alignment,
+// no span of W plus the slack admits more than L, so the delay between the gateway's
+// admission and MDE's count may vary by up to the slack: bursts are spread rather than sent
+// into a 429.
 type MemoryLimiter struct {
 	tenants map[string]*tenantLimits // read-only after construction
 	minute  time.Duration
@@ -100,7 +101,8 @@ func NewMemoryLimiter(opts MemoryLimiterOptions) *MemoryLimiter {
 func bucket(limit int, window time.Duration) *rate.Limiter {
 	burst := max(limit/10, 1)
 	refill := max(limit-burst, 1)
-	return rate.NewLimiter(rate.Limit(float64(refill)/(window.Seconds()*1.05)), burst)
+	slack := max(window/20, time.Second)
+	return rate.NewLimiter(rate.Limit(float64(refill)/(window+slack).Seconds()), burst)
 }
 
 func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buckets) {
