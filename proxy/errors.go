@@ -23,6 +23,7 @@ var (
 	errNotAPI          = &apiError{http.StatusNotFound, "NotFound", "mdegate forwards only paths under /api/"}
 	errUpstreamTimeout = &apiError{http.StatusGatewayTimeout, "UpstreamTimeout", "Defender for Endpoint did not answer in time"}
 	errUpstreamDown    = &apiError{http.StatusBadGateway, "UpstreamUnavailable", "Defender for Endpoint could not be reached"}
+	errThrottled       = &apiError{http.StatusTooManyRequests, "TooManyRequests", "this tenant's quota for this API is used up; retry after the time in Retry-After"}
 )
 
 func missingTenant(header string) *apiError {
@@ -47,9 +48,12 @@ func describe(err error) *apiError {
 	var ae *apiError
 	var te *tokens.Error
 	var ne net.Error
+	var th *ThrottledError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &th):
+		return errThrottled
 	case errors.As(err, &te):
 		return &apiError{http.StatusServiceUnavailable, "TokenUnavailable", te.Message()}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

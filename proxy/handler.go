@@ -33,6 +33,21 @@ type Options struct {
 	TenantHeader string
 	// Logger gets one line per call. The zero Logger discards them.
 	Logger zerolog.Logger
+	// Limiter shapes requests per (tenant, API family) before they leave. Nil means no
+	// shaping (MDE's 429s are still waited out and replayed).
+	Limiter Limiter
+	// MaxWait bounds the wait for a quota slot and for an MDE 429's Retry-After before a
+	// replay. Zero means 10 s.
+	MaxWait time.Duration
+	// Families overrides the built-in limits and timeouts of API families, by name (see
+	// FamilyNames). Nil means the built-in ones.
+	Families map[string]FamilyLimits
+	// UpstreamTimeout is the header timeout of families that set none. Zero means
+	// DefaultHeaderTimeout.
+	UpstreamTimeout time.Duration
+	// HeaderTimeout is the response header timeout of Transport; a family with a shorter
+	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
 }
 
 // Handler forwards requests to MDE for the tenant each names.
@@ -43,6 +58,11 @@ type Handler struct {
 	missing      *apiError
 	log          zerolog.Logger
 	rp           *httputil.ReverseProxy
+
+	families      *families
+	limiter       Limiter
+	maxWait       time.Duration
+	headerTimeout time.Duration
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -66,6 +86,8 @@ func New(opts Options) *Handler {
 	if transport == nil {
 		transport = NewTransport(nil, 0)
 	}
+	h.initRetry(opts)
+	transport = &retrier{next: transport, h: h}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
 		Transport:      transport,
@@ -87,6 +109,16 @@ type call struct {
 	sent     time.Time
 	upstream time.Duration
 	code     string // error code when the gateway answered itself
+
+	token        tokens.Token        // injected; dropped on a 401
+	family       *Family             // quota and timeout family of the path
+	cands        []*routing.Endpoint // endpoints in preference order (shared, read-only)
+	ep           *routing.Endpoint   // endpoint of the current attempt
+	epIdx        int                 // its index in cands
+	attempts     int
+	failoverFrom string // region of the first attempt, when another one answered
+	throttleWait time.Duration
+	replayed401  bool
 }
 
 type callKey struct{}
@@ -125,6 +157,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tenant = tn
+	c.family = h.families.classify(r.URL.Path)
+	c.cands = h.routes.Candidates(tn)
+	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
 	tok, err := h.tokens.Token(r.Context(), tn.ID)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -136,6 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.bearer = []string{tok.Bearer}
+	c.token = tok
 	h.rp.ServeHTTP(&c.recorder, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 }
 
@@ -148,7 +184,7 @@ func isAPIPath(p string) bool {
 // set here survives (with Director, "Connection: Authorization" stripped the injected token).
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	c := pr.In.Context().Value(callKey{}).(*call)
-	pr.SetURL(c.tenant.Endpoint.URL) // scheme, host, path joined; Host becomes the upstream's
+	pr.SetURL(c.ep.URL) // scheme, host, path joined; Host becomes the upstream's
 	hdr := pr.Out.Header
 	delete(hdr, "Cookie")
 	delete(hdr, "Proxy-Authorization")
@@ -176,8 +212,10 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		c.status = 499
 		return
 	}
-	h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
-		Str("region", c.tenant.Endpoint.Region).Err(err).Msg("upstream failed")
+	if th := (*ThrottledError)(nil); !errors.As(err, &th) {
+		h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
+			Str("region", c.ep.Region).Err(err).Msg("upstream failed")
+	}
 	h.fail(c, err)
 }
 
@@ -186,6 +224,9 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 func (h *Handler) fail(c *call, err error) {
 	ae := describe(err)
 	c.code = ae.Code
+	if th := (*ThrottledError)(nil); errors.As(err, &th) {
+		c.recorder.Header().Set("Retry-After", th.retryAfterHeader())
+	}
 	writeError(&c.recorder, c.id, ae)
 }
 
@@ -196,8 +237,9 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 	}
 	ev.Str("request_id", c.id)
 	if c.tenant != nil {
-		ev.Str("tenant", c.tenant.Name).Str("tenant_id", c.tenant.ID).Str("region", c.tenant.Endpoint.Region)
+		ev.Str("tenant", c.tenant.Name).Str("tenant_id", c.tenant.ID).Str("region", c.ep.Region)
 	}
+	logRetries(ev, c)
 	ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", c.statusCode()).
 		Int64("bytes_out", c.bytes).
 		Float64("duration_ms", ms(time.Since(start))).

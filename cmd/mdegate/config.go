@@ -115,9 +115,12 @@ type RoutingConfig struct {
 	// valid HTTP header name and not one the proxy owns (Authorization, Host, ...). Unset:
 	// X-Tenant-ID.
 	TenantHeader string `yaml:"tenant_header"`
-	// Region is the region for tenants that name none; it must be in the region table. Unset:
-	// global.
+	// Region is the region for tenants that name none; it must be in the region table, or
+	// "auto" for the nearest healthy one. Unset: global.
 	Region string `yaml:"region"`
+	// ProbeInterval is the time between two rounds of round-trip probes to every endpoint,
+	// used by "auto". Unset: 1 minute.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // TenantConfig is one customer tenant.
@@ -127,7 +130,7 @@ type TenantConfig struct {
 	Name string `yaml:"name"`
 	// ID is the customer's Entra tenant ID, a GUID. Required; lowercased after loading.
 	ID string `yaml:"id"`
-	// Region is a name from the region table. Unset: Routing.Region.
+	// Region is a name from the region table, or "auto". Unset: Routing.Region.
 	Region string `yaml:"region"`
 }
 
@@ -137,6 +140,15 @@ type LimitsConfig struct {
 	// advanced hunting queries run up to 200 s before their first byte. An answer that has
 	// started streaming is never cut.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// Shape turns quota shaping on: each (tenant, API family) gets MDE's limits, and a request
+	// over them waits for its slot. Unset: true.
+	Shape *bool `yaml:"shape"`
+	// MaxWait bounds the wait for a quota slot, and the Retry-After of an MDE 429 the gateway
+	// waits out before replaying. Unset: 10 s.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Families overrides the limits of API families by name (alerts, machines,
+	// advancedqueries, ...). Unset: MDE's documented limits.
+	Families map[string]FamilyConfig `yaml:"families"`
 }
 
 func defaultConfig() Config {
@@ -376,6 +388,7 @@ func (c *Config) validate() []Problem {
 	if c.Limits.UpstreamTimeout < 0 {
 		add("limits.upstream_timeout", "%v is negative", c.Limits.UpstreamTimeout)
 	}
+	ps = append(ps, c.validateLimits()...)
 
 	// Cloud.
 	cloud, known := c.Cloud.resolvedCloud()
@@ -412,7 +425,7 @@ func (c *Config) validate() []Problem {
 			source = "valid, from cloud.regions"
 		}
 		checkRegion = func(key, region string) {
-			if _, ok := regions[region]; ok || region == routing.Global {
+			if _, ok := regions[region]; ok || region == routing.Global || region == routing.Auto {
 				return // a missing global is reported once, at cloud.regions
 			}
 			add(key, "%q is not a region of cloud %s (%s: %s)", region, c.Cloud.Name, source, strings.Join(valid, ", "))

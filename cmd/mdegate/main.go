@@ -5,6 +5,7 @@
 //	mdegate serve -config mdegate.yaml    run the gateway
 //	mdegate demo                          run it against a built-in emulator (no Azure account)
 //	mdegate check-config -config FILE     validate a configuration file
+//	mdegate regions -config FILE          measure the region table and show what auto picks
 //	mdegate version                       print the version
 package main
 
@@ -43,6 +44,7 @@ commands:
   serve -config FILE         run the gateway (default config mdegate.yaml)
   demo [-listen ADDR]        run the gateway against a built-in emulator of Entra and MDE
   check-config -config FILE  validate a configuration file; exit 0 when it is good
+  regions -config FILE       probe every region endpoint: round trip, reachability, auto's pick
   version                    print the version
 `
 
@@ -75,6 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d tenants, cloud %s, %d regions)\n", *configPath, len(cfg.Tenants), cfg.Cloud.Name, len(cfg.Cloud.cloud.Regions))
 		return nil
+	case "regions":
+		cfg, err := LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		return regions(ctx, cfg, stdout)
 	case "demo":
 		return demo(ctx, *listen, stdout)
 	case "version":

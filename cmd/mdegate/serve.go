@@ -35,13 +35,27 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		return err
 	}
 	defer src.Close()
+	families, headerTimeout := cfg.Limits.proxyLimits()
+	var limiter proxy.Limiter
+	if cfg.Limits.shaping() {
+		limiter = proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: tenantIDs(routes)})
+	}
 	handler := proxy.New(proxy.Options{
-		Routes:       routes,
-		Tokens:       src,
-		Transport:    proxy.NewTransport(roots, cfg.Limits.UpstreamTimeout),
-		TenantHeader: cfg.Routing.TenantHeader,
-		Logger:       log,
+		Routes:          routes,
+		Tokens:          src,
+		Transport:       proxy.NewTransport(roots, headerTimeout),
+		TenantHeader:    cfg.Routing.TenantHeader,
+		Logger:          log,
+		Limiter:         limiter,
+		MaxWait:         cfg.Limits.MaxWait,
+		Families:        families,
+		UpstreamTimeout: cfg.Limits.UpstreamTimeout,
+		HeaderTimeout:   headerTimeout,
 	})
+	if usesAuto(routes) {
+		stop := startProber(ctx, cfg, routes, roots, log)
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)

@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter keeps MDE's quotas per (tenant, API family) on the gateway's side, so that many
+// tools sharing a tenant wait for a slot instead of collecting MDE's 429s. *MemoryLimiter is
+// the in-process implementation; a shared store may implement it for several gateways.
+type Limiter interface {
+	// Take waits for a slot for one request of the tenant's family, at most maxWait. It
+	// returns how long it waited; when the slot is further away than maxWait it waits not at
+	// all and returns a *ThrottledError saying when to come back. A cancelled ctx ends the
+	// wait with ctx's error.
+	Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error)
+	// Backoff tells the limiter that MDE refused the tenant's family until the given time
+	// (its Retry-After): requests of that family wait at least until then.
+	Backoff(tenantID string, f *Family, until time.Time)
+}
+
+// ThrottledError is the gateway's own refusal: the quota slot is too far away.
+type ThrottledError struct {
+	// RetryAfter is when a slot is expected to be free.
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return "quota: next slot in " + e.RetryAfter.String()
+}
+
+// retryAfterHeader is RetryAfter in whole seconds, rounded up: a client that waits that long
+// finds its slot.
+func (e *ThrottledError) retryAfterHeader() string {
+	s := int64(e.RetryAfter / time.Second)
+	if e.RetryAfter%time.Second != 0 {
+		s++
+	}
+	return strconv.FormatInt(max(s, 1), 10)
+}
+
+// MemoryLimiterOptions configure a MemoryLimiter.
+type MemoryLimiterOptions struct {
+	// TenantIDs are the tenants limited (lowercase). Requests of other tenants are not limited.
+	TenantIDs []string
+	// Minute is the length of the window PerMinute counts in; the hourly window is 60 of them.
+	// Zero means time.Minute. Tests shorten it.
+	Minute time.Duration
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// MemoryLimiter is a Limiter in process memory: per (tenant, family) two token buckets
+// (golang.org/x/time/rate), one per minute and one per hour.
+//
+// A bucket for a limit of L per window W holds a burst of L/10 (at least 1) and refills the
+// remaining 90% over W plus a slack (5% of W, at least 1 s). Whatever MDE's window alignment,
+// no span of W plus the slack admits more than L, so the delay between the gateway's
+// admission and MDE's count may vary by up to the slack: bursts are spread rather than sent
+// into a 429.
+type MemoryLimiter struct {
+	tenants map[string]*tenantLimits // read-only after construction
+	minute  time.Duration
+	now     func() time.Time
+}
+
+var _ Limiter = (*MemoryLimiter)(nil)
+
+type tenantLimits struct {
+	mu      sync.Mutex
+	buckets []*buckets // by Family.Index, created on first use
+}
+
+type buckets struct {
+	minute, hour *rate.Limiter // hour is nil when the family has no hourly limit
+	until        time.Time     // MDE said 429 until then; guarded by tenantLimits.mu
+}
+
+// NewMemoryLimiter builds a MemoryLimiter.
+func NewMemoryLimiter(opts MemoryLimiterOptions) *MemoryLimiter {
+	l := &MemoryLimiter{tenants: make(map[string]*tenantLimits, len(opts.TenantIDs)), minute: opts.Minute, now: opts.Now}
+	if l.minute <= 0 {
+		l.minute = time.Minute
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	for _, id := range opts.TenantIDs {
+		l.tenants[strings.ToLower(id)] = &tenantLimits{buckets: make([]*buckets, len(defaultFamilies))}
+	}
+	return l
+}
+
+// bucket returns a token bucket for limit per window, shaped as the type's doc says.
+func bucket(limit int, window time.Duration) *rate.Limiter {
+	burst := max(limit/10, 1)
+	refill := max(limit-burst, 1)
+	slack := max(window/20, time.Second)
+	return rate.NewLimiter(rate.Limit(float64(refill)/(window+slack).Seconds()), burst)
+}
+
+func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buckets) {
+	tl := l.tenants[tenantID]
+	if tl == nil || f.Index < 0 || f.Index >= len(tl.buckets) {
+		return nil, nil
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	b := tl.buckets[f.Index]
+	if b == nil {
+		b = &buckets{minute: bucket(f.Limits.PerMinute, l.minute)}
+		if f.Limits.PerHour > 0 {
+			b.hour = bucket(f.Limits.PerHour, 60*l.minute)
+		}
+		tl.buckets[f.Index] = b
+	}
+	return tl, b
+}
+
+// Take implements Limiter.
+func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
+	tl, b := l.buckets(tenantID, f)
+	if b == nil || f.Limits.PerMinute <= 0 {
+		return 0, nil
+	}
+	now := l.now()
+	tl.mu.Lock()
+	until := b.until
+	tl.mu.Unlock()
+	rm := b.minute.ReserveN(now, 1)
+	delay := rm.DelayFrom(now)
+	var rh *rate.Reservation
+	if b.hour != nil {
+		rh = b.hour.ReserveN(now, 1)
+		delay = max(delay, rh.DelayFrom(now))
+	}
+	delay = max(delay, until.Sub(now))
+	cancel := func() {
+		rm.CancelAt(now)
+		if rh != nil {
+			rh.CancelAt(now)
+		}
+	}
+	if delay <= 0 {
+		return 0, nil
+	}
+	if delay > maxWait {
+		cancel()
+		return 0, &ThrottledError{RetryAfter: delay}
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return delay, nil
+	case <-ctx.Done():
+		cancel()
+		return 0, ctx.Err()
+	}
+}
+
+// Backoff implements Limiter.
+func (l *MemoryLimiter) Backoff(tenantID string, f *Family, until time.Time) {
+	tl, b := l.buckets(tenantID, f)
+	if b == nil {
+		return
+	}
+	tl.mu.Lock()
+	if until.After(b.until) {
+		b.until = until
+	}
+	tl.mu.Unlock()
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

@@ -1,0 +1,83 @@
+package proxy_test
+
+import (
+	"io"
+	"os"
+
+	"github.com/rs/zerolog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mdegate/mdegate/internal/emulator"
+	"github.com/mdegate/mdegate/proxy"
+	"github.com/mdegate/mdegate/routing"
+	"github.com/mdegate/mdegate/tokens"
+)
+
+// 150 requests at once for a 100-per-window family, against an emulated MDE that allows 100
+// per window: the gateway spreads them so MDE never answers 429. The window is 1 s instead
+// of a minute (MemoryLimiterOptions.Minute), so the test takes about 3 s.
+func TestShapingAvoidsUpstream429(t *testing.T) {
+	const window = time.Second
+	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
+		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	emu.SetQuota(100, window)
+	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
+		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	routes, err := routing.New(routing.Options{Regions: map[string]string{routing.Global: emu.RegionURL("global")},
+		Tenants: []routing.TenantOptions{{Name: "t0", ID: tenantID(0)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(emu.CertPool(), 0),
+		Limiter: proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: []string{tenantID(0)}, Minute: window}),
+		Logger:  zerolog.New(os.Stderr).Level(zerolog.WarnLevel)})
+	gw := httptest.NewServer(h)
+	defer gw.Close()
+
+	const n = 150
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	statuses := make(chan int, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", gw.URL+"/api/alerts?$top=1", nil)
+			req.Header.Set("X-Tenant-ID", "t0")
+			resp, err := client.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	t.Logf("%d requests in %v: %v", n, time.Since(start).Round(time.Millisecond), got)
+	if th := emu.Throttled(); th != 0 {
+		t.Errorf("MDE answered 429 %d times, want 0", th)
+	}
+	if got[200] != n {
+		t.Errorf("answers %v, want %d × 200 (each waits less than max_wait)", got, n)
+	}
+}
