@@ -5,6 +5,7 @@
 //	mdegate serve -config mdegate.yaml    run the gateway
 //	mdegate demo                          run it against a built-in emulator (no Azure account)
 //	mdegate check-config -config FILE     validate a configuration file
+//	mdegate key                           make a caller key and its key_sha256 line
 //	mdegate version                       print the version
 package main
 
@@ -43,6 +44,7 @@ commands:
   serve -config FILE         run the gateway (default config mdegate.yaml)
   demo [-listen ADDR]        run the gateway against a built-in emulator of Entra and MDE
   check-config -config FILE  validate a configuration file; exit 0 when it is good
+  key                        print a new random caller key and its key_sha256 line
   version                    print the version
 `
 
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "demo":
 		return demo(ctx, *listen, stdout)
+	case "key":
+		return newKey(stdout)
 	case "version":
 		fmt.Fprintln(stdout, "mdegate", version)
 		return nil
