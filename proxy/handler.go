@@ -251,8 +251,10 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		c.status = 499
 		return
 	}
-	h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
-		Str("region", c.tenant.Endpoint.Region).Err(err).Msg("upstream failed")
+	if describe(err).Status >= 500 { // not a body over the cap, which is the caller's doing
+		h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
+			Str("region", c.tenant.Endpoint.Region).Err(err).Msg("upstream failed")
+	}
 	h.fail(c, err)
 }
 

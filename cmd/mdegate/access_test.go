@@ -76,6 +76,8 @@ func startWithCallers(t *testing.T, extra string) *callers {
 
 func TestCallers(t *testing.T) {
 	c := startWithCallers(t, "")
+	wrongKey, _ := newTestKey(t)
+	c.keys = append(c.keys, wrongKey) // a refused key must not be logged either
 	isolate := `{"Comment":"t","IsolationType":"Full"}`
 	tests := []struct {
 		name, method, path, tenant string
@@ -86,7 +88,7 @@ func TestCallers(t *testing.T) {
 		msgHas, msgHasNot          []string
 	}{
 		{"no key", "GET", "/api/alerts", "contoso", nil, "", 401, "Unauthorized", []string{"Bearer"}, nil},
-		{"unknown key", "GET", "/api/alerts", "contoso", []string{"Authorization", "Bearer nope"}, "", 401, "Unauthorized", nil, nil},
+		{"unknown key", "GET", "/api/alerts", "contoso", []string{"Authorization", "Bearer " + wrongKey}, "", 401, "Unauthorized", nil, nil},
 		{"basic auth is no key", "GET", "/api/alerts", "contoso", []string{"Authorization", "Basic " + c.reader}, "", 401, "Unauthorized", nil, nil},
 		{"key unknown even for a non-API path", "GET", "/admin", "", []string{"X-Api-Key", "nope"}, "", 401, "Unauthorized", nil, nil},
 		{"bearer key", "GET", "/api/alerts", "contoso", []string{"Authorization", "Bearer " + c.reader}, "", 200, "", nil, nil},
@@ -105,6 +107,13 @@ func TestCallers(t *testing.T) {
 		{"soar: anything anywhere", "POST", "/api/machines/fabrikam-m01/isolate", "fabrikam", []string{"X-Api-Key", c.soar}, isolate, 201, "", nil, nil},
 		{"soar: unknown tenant is 404", "GET", "/api/alerts", "tailspin", []string{"X-Api-Key", c.soar}, "", 404, "UnknownTenant", nil, nil},
 		{"soar: still only /api/", "GET", "/admin", "contoso", []string{"X-Api-Key", c.soar}, "", 404, "NotFound", nil, nil},
+	}
+	// Refused callers cost no token: fabrikam's is never fetched.
+	c.do(t, "GET", "/api/alerts", "fabrikam", nil)
+	c.do(t, "GET", "/api/alerts", "fabrikam", nil, "X-Api-Key", c.reader)
+	c.do(t, "GET", "/api/machines", "fabrikam", nil, "X-Api-Key", c.exporter)
+	if n := c.emu.TokenRequests(demoFabrikam); n != 0 {
+		t.Errorf("%d token requests for refused calls, want 0", n)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,5 +406,16 @@ func TestUnixSocket(t *testing.T) {
 	resp, body := g.do(t, "GET", "/api/alerts", "contoso", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+}
+
+// allow_anonymous is said out loud at start.
+func TestAllowAnonymousWarns(t *testing.T) {
+	g := startGateway(t, "allow_anonymous: true\n")
+	if w := g.logs.lines(t, "allow_anonymous: no clients are configured, so anyone who reaches the gateway can act on every customer's machines"); len(w) != 1 || w[0]["level"] != "warn" {
+		t.Errorf("want one warning at start, got %v", w)
+	}
+	if w := startGateway(t, "").logs.String(); strings.Contains(w, "allow_anonymous") {
+		t.Errorf("a loopback gateway without allow_anonymous warns: %s", w)
 	}
 }
