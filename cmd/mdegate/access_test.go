@@ -380,6 +380,10 @@ func TestClientsConfigProblems(t *testing.T) {
 		{"clients: [{name: a, cert_subject: a.example, tenants: [contoso]}]", "clients[0].cert_subject", "tls.client_ca_file"},
 		{"tls: {cert_file: /x}", "tls.listen", "is required"},
 		{"tls: {listen: \"127.0.0.1:8443\"}", "tls", "no certificate"},
+		{"tls: {listen: \"127.0.0.1:8443\", cert_file: /nonexistent.crt, key_file: /nonexistent.key}", "tls.cert_file", "no such file"},
+		{"tls: {listen: \"127.0.0.1:8443\", cert_file: /x.crt}", "tls", "go together"},
+		{"tls: {listen: \"unix:/run/x.sock\", cert_file: /x.crt, key_file: /x.key}", "tls.listen", "host:port"},
+		{"limits: {max_body: -5}", "limits.max_body", "-1 for no cap"},
 		{"tls: {listen: \"127.0.0.1:8443\", acme: {domains: [a.example]}}", "tls.acme.storage", "is required"},
 	}
 	for _, tt := range tests {
@@ -417,5 +421,21 @@ func TestAllowAnonymousWarns(t *testing.T) {
 	}
 	if w := startGateway(t, "").logs.String(); strings.Contains(w, "allow_anonymous") {
 		t.Errorf("a loopback gateway without allow_anonymous warns: %s", w)
+	}
+}
+
+// The default caps: 10 MiB of body (refused from the declared length, before reading it or
+// fetching a token) and 64 KiB of headers.
+func TestDefaultLimits(t *testing.T) {
+	c := startWithCallers(t, "")
+	addr := strings.TrimPrefix(c.URL, "http://")
+	if got := rawRequest(t, addr, "PUT", "/api/indicators", "X-Tenant-ID: contoso", "X-Api-Key: "+c.soar, "Content-Length: 10485761"); got != 413 {
+		t.Errorf("a declared 10 MiB + 1 body: status %d, want 413", got)
+	}
+	if got := rawRequest(t, addr, "GET", "/api/alerts", "X-Tenant-ID: contoso", "X-Api-Key: "+c.soar, "X-Big: "+strings.Repeat("a", 70<<10)); got != 431 {
+		t.Errorf("70 KiB of headers: status %d, want 431", got)
+	}
+	if len(c.emu.Requests()) != 0 {
+		t.Errorf("MDE saw a refused request")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,7 +111,7 @@ func (c *Config) validateTLS() []Problem {
 	}
 	if msg := checkListen(t.Listen); msg != "" {
 		add("tls.listen", "%s", msg)
-	} else if _, _, err := net.SplitHostPort(t.Listen); err != nil {
+	} else if strings.HasPrefix(t.Listen, "unix:") {
 		add("tls.listen", "%q: HTTPS needs host:port", t.Listen)
 	}
 	switch {
