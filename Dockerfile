@@ -14,6 +14,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/mdegate /usr/local/bin/mdegate
 # The gateway writes nothing to disk: tokens live in memory, config is mounted read-only.
+# Only tls.acme writes, to tls.acme.storage: mount a writable volume there. A container
+# listening on 0.0.0.0 needs a clients section (or allow_anonymous: true) to start.
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/mdegate"]

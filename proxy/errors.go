@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 
@@ -24,7 +25,13 @@ var (
 	errUpstreamTimeout = &apiError{http.StatusGatewayTimeout, "UpstreamTimeout", "Defender for Endpoint did not answer in time"}
 	errUpstreamDown    = &apiError{http.StatusBadGateway, "UpstreamUnavailable", "Defender for Endpoint could not be reached"}
 	errThrottled       = &apiError{http.StatusTooManyRequests, "TooManyRequests", "this tenant's quota for this API is used up; retry after the time in Retry-After"}
+	errUnauthorized    = &apiError{http.StatusUnauthorized, "Unauthorized", "present your mdegate key as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\""}
+	errBadPath         = &apiError{http.StatusBadRequest, "InvalidPath", "the path holds an encoded '/' or '\\', a '%' after decoding, a backslash or a control character"}
 )
+
+func bodyTooLarge(limit int64) *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("the request body exceeds %d bytes", limit)}
+}
 
 func missingTenant(header string) *apiError {
 	return &apiError{http.StatusBadRequest, "MissingTenant", "name the customer tenant in the " + header + " header (alias or tenant ID)"}
@@ -49,11 +56,14 @@ func describe(err error) *apiError {
 	var te *tokens.Error
 	var ne net.Error
 	var th *ThrottledError
+	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &th):
 		return errThrottled
+	case errors.As(err, &mbe):
+		return bodyTooLarge(mbe.Limit)
 	case errors.As(err, &te):
 		return &apiError{http.StatusServiceUnavailable, "TokenUnavailable", te.Message()}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
@@ -80,6 +90,12 @@ func writeError(w http.ResponseWriter, requestID string, ae *apiError) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	switch ae.Status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="mdegate"`)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "1")
+	}
 	w.WriteHeader(ae.Status)
 	_, _ = w.Write(append(body, '\n'))
 }

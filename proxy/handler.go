@@ -48,7 +48,18 @@ type Options struct {
 	// HeaderTimeout is the response header timeout of Transport; a family with a shorter
 	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
+	// Clients are the callers allowed in and what each may do (see auth.go). Empty: every
+	// request is let through anonymously, so whoever can reach the listener is trusted. New
+	// panics on clients that CheckClients rejects.
+	Clients []Client
+	// MaxBody caps a request body in bytes; a larger one is answered 413. Zero means
+	// DefaultMaxBody; negative means no cap.
+	MaxBody int64
 }
+
+// DefaultMaxBody is the request body cap when Options.MaxBody is zero: MDE's largest documented
+// bodies are indicator batches, well under it.
+const DefaultMaxBody = 10 << 20
 
 // Handler forwards requests to MDE for the tenant each names.
 type Handler struct {
@@ -63,6 +74,9 @@ type Handler struct {
 	limiter       Limiter
 	maxWait       time.Duration
 	headerTimeout time.Duration
+	auth          *auth // nil: anonymous
+	maxBody       int64 // 0: no cap
+	tooLarge      *apiError
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -78,6 +92,18 @@ func New(opts Options) *Handler {
 	if h.tenantHeader == "" {
 		h.tenantHeader = "X-Tenant-Id"
 	}
+	a, err := newAuth(opts.Clients, opts.Routes)
+	if err != nil {
+		panic("proxy.New: " + err.Error())
+	}
+	h.auth = a
+	switch {
+	case opts.MaxBody == 0:
+		h.maxBody = DefaultMaxBody
+	case opts.MaxBody > 0:
+		h.maxBody = opts.MaxBody
+	}
+	h.tooLarge = bodyTooLarge(h.maxBody)
 	h.missing = missingTenant(opts.TenantHeader)
 	if opts.TenantHeader == "" {
 		h.missing = missingTenant("X-Tenant-ID")
@@ -119,6 +145,8 @@ type call struct {
 	failoverFrom string // region of the first attempt, when another one answered
 	throttleWait time.Duration
 	replayed401  bool
+	client       string // the caller's name; "" when anonymous or not identified
+	path         string // the cleaned path forwarded; "" until decided
 }
 
 type callKey struct{}
@@ -139,8 +167,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logCall(c, r, start)
 	}()
 
-	if !isAPIPath(r.URL.Path) {
+	var cl *client
+	if h.auth != nil {
+		var err error
+		if cl, err = h.auth.identify(r); err != nil {
+			h.fail(c, err)
+			return
+		}
+		c.client = cl.name
+	}
+	fwd, lower, ok := cleanPath(r.URL)
+	if !ok {
+		h.fail(c, errBadPath)
+		return
+	}
+	c.path = fwd
+	if !isAPIPath(lower) {
 		h.fail(c, errNotAPI)
+		return
+	}
+	if cl != nil {
+		if err := cl.mayCall(r.Method, lower); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if h.maxBody > 0 && r.ContentLength > h.maxBody {
+		h.fail(c, h.tooLarge)
 		return
 	}
 	name := ""
@@ -152,14 +205,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tn, err := h.routes.Resolve(name)
+	if cl != nil {
+		if err := cl.mayUse(tn, name); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
 	if err != nil {
 		h.fail(c, unknownTenant(name))
 		return
 	}
 	c.tenant = tn
-	c.family = h.families.classify(r.URL.Path)
+	c.family = h.families.classify(fwd)
 	c.cands = h.routes.Candidates(tn)
 	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
+	if cl != nil {
+		if !cl.acquire() {
+			h.fail(c, cl.busy)
+			return
+		}
+		defer cl.release()
+	}
 	tok, err := h.tokens.Token(r.Context(), tn.ID)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -172,7 +238,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.bearer = []string{tok.Bearer}
 	c.token = tok
-	h.rp.ServeHTTP(&c.recorder, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	out := r.WithContext(context.WithValue(r.Context(), callKey{}, c))
+	if fwd != r.URL.Path || r.URL.RawPath != "" {
+		u := *r.URL
+		u.Path, u.RawPath = fwd, ""
+		out.URL = &u
+	}
+	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		out.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
+	h.rp.ServeHTTP(&c.recorder, out)
 }
 
 func isAPIPath(p string) bool {
@@ -212,7 +287,8 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		c.status = 499
 		return
 	}
-	if th := (*ThrottledError)(nil); !errors.As(err, &th) {
+	// A quota refusal or a body over the cap is not the upstream's failure.
+	if th := (*ThrottledError)(nil); !errors.As(err, &th) && describe(err).Status >= 500 {
 		h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
 			Str("region", c.ep.Region).Err(err).Msg("upstream failed")
 	}
@@ -240,7 +316,14 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 		ev.Str("tenant", c.tenant.Name).Str("tenant_id", c.tenant.ID).Str("region", c.ep.Region)
 	}
 	logRetries(ev, c)
-	ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", c.statusCode()).
+	if c.client != "" {
+		ev.Str("client", c.client)
+	}
+	p := c.path
+	if p == "" {
+		p = r.URL.Path
+	}
+	ev.Str("method", r.Method).Str("path", p).Int("status", c.statusCode()).
 		Int64("bytes_out", c.bytes).
 		Float64("duration_ms", ms(time.Since(start))).
 		Float64("upstream_ms", ms(c.upstream))

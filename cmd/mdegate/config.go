@@ -50,6 +50,14 @@ type Config struct {
 	Tenants []TenantConfig `yaml:"tenants"`
 	// Limits bound what the gateway waits for. Unset: the defaults documented on each field.
 	Limits LimitsConfig `yaml:"limits"`
+	// Clients are the callers allowed to use the gateway (clients.go). Unset: every caller is
+	// anonymous, so the listeners must be loopback or a Unix socket unless AllowAnonymous.
+	Clients []ClientConfig `yaml:"clients"`
+	// AllowAnonymous lets a gateway without clients listen on a non-loopback address. Unset:
+	// false, and such a configuration is refused.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// TLS is the HTTPS listener (tls.go). Unset: none, only the plain listener.
+	TLS TLSConfig `yaml:"tls"`
 
 	path string // file it came from, for messages ("" for a reader)
 }
@@ -149,6 +157,9 @@ type LimitsConfig struct {
 	// Families overrides the limits of API families by name (alerts, machines,
 	// advancedqueries, ...). Unset: MDE's documented limits.
 	Families map[string]FamilyConfig `yaml:"families"`
+	// MaxBody caps a request body, in bytes; a larger one is answered 413. Zero means 10 MiB
+	// (10485760); negative means no cap.
+	MaxBody int64 `yaml:"max_body"`
 }
 
 func defaultConfig() Config {
@@ -282,8 +293,9 @@ func ParseConfig(r io.Reader, path string) (*Config, error) {
 // as by `mdegate demo`); call normalize after it reports nothing.
 func (c *Config) check() []Problem {
 	c.fillDefaults()
-	ps := c.resolve()
-	return append(ps, c.validate()...)
+	ps := append(c.resolve(), c.resolveTLS()...)
+	ps = append(ps, c.validate()...)
+	return append(ps, c.validateAccess()...)
 }
 
 // fillDefaults replaces empty values with their defaults, so that a Config built in code and

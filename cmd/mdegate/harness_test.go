@@ -74,13 +74,22 @@ type testGateway struct {
 	emu    *emulator.Emulator
 	logs   *syncBuffer
 	secret string
-	config string // path of the config file
+	config string       // path of the config file
+	keys   []string     // callers' keys, which must not reach the log either
+	client *http.Client // nil: http.DefaultClient
+	TLSURL string       // https://127.0.0.1:PORT when a tls section is configured
 }
 
 // startGateway starts the demo emulator (tweaked by opts) and `mdegate serve` against it with
 // extra YAML appended to the config. At cleanup it stops both and checks that no secret or
 // token reached the gateway's log.
 func startGateway(t *testing.T, extra string, opts ...func(*emulator.Options)) *testGateway {
+	t.Helper()
+	return startGatewayAt(t, "127.0.0.1:0", extra, opts...)
+}
+
+// startGatewayAt is startGateway with the plain listener at listen (host:port or unix:/path).
+func startGatewayAt(t *testing.T, listen, extra string, opts ...func(*emulator.Options)) *testGateway {
 	t.Helper()
 	secret := "test-secret~" + strings.Repeat("s3", 8)
 	eo := demoOptions(secret)
@@ -97,7 +106,7 @@ func startGateway(t *testing.T, extra string, opts ...func(*emulator.Options)) *
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "mdegate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(demoYAML(emu, "127.0.0.1:0", secret, ca, extra)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(demoYAML(emu, listen, secret, ca, extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath}
@@ -124,6 +133,9 @@ func startGateway(t *testing.T, extra string, opts ...func(*emulator.Options)) *
 		}
 		for _, l := range g.logs.lines(t, "mdegate listening") {
 			g.URL = "http://" + l["listen"].(string)
+			if tl, ok := l["tls_listen"].(string); ok {
+				g.TLSURL = "https://" + tl
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -135,7 +147,7 @@ func startGateway(t *testing.T, extra string, opts ...func(*emulator.Options)) *
 func checkNoSecrets(t *testing.T, g *testGateway) {
 	t.Helper()
 	logs := g.logs.String()
-	needles := []string{g.secret, "Bearer ", "eyJ"}
+	needles := append([]string{g.secret, "Bearer ", "eyJ"}, g.keys...)
 	for _, s := range g.emu.Requests() {
 		if _, tok, ok := strings.Cut(s.Header.Get("Authorization"), " "); ok && tok != "" {
 			needles = append(needles, tok)
@@ -161,7 +173,11 @@ func (g *testGateway) do(t *testing.T, method, path, tenant string, body io.Read
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := g.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@
 //	mdegate demo                          run it against a built-in emulator (no Azure account)
 //	mdegate check-config -config FILE     validate a configuration file
 //	mdegate regions -config FILE          measure the region table and show what auto picks
+//	mdegate key                           make a caller key and its key_sha256 line
 //	mdegate version                       print the version
 package main
 
@@ -45,6 +46,7 @@ commands:
   demo [-listen ADDR]        run the gateway against a built-in emulator of Entra and MDE
   check-config -config FILE  validate a configuration file; exit 0 when it is good
   regions -config FILE       probe every region endpoint: round trip, reachability, auto's pick
+  key                        print a new random caller key and its key_sha256 line
   version                    print the version
 `
 
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return regions(ctx, cfg, stdout)
 	case "demo":
 		return demo(ctx, *listen, stdout)
+	case "key":
+		return newKey(stdout)
 	case "version":
 		fmt.Fprintln(stdout, "mdegate", version)
 		return nil

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	stdlog "log"
 	"net"
@@ -35,12 +35,18 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		return err
 	}
 	defer src.Close()
+	clients := cfg.proxyClients()
+	if err := proxy.CheckClients(clients, routes); err != nil {
+		return err
+	}
 	families, headerTimeout := cfg.Limits.proxyLimits()
 	var limiter proxy.Limiter
 	if cfg.Limits.shaping() {
 		limiter = proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: tenantIDs(routes)})
 	}
 	handler := proxy.New(proxy.Options{
+		Clients:         clients,
+		MaxBody:         cfg.Limits.MaxBody,
 		Routes:          routes,
 		Tokens:          src,
 		Transport:       proxy.NewTransport(roots, headerTimeout),
@@ -56,19 +62,30 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		stop := startProber(ctx, cfg, routes, roots, log)
 		defer stop()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	if len(cfg.Clients) == 0 && cfg.AllowAnonymous {
+		log.Warn().Msg("allow_anonymous: no clients are configured, so anyone who reaches the gateway can act on every customer's machines")
 	}
-	log.Info().Str("listen", ln.Addr().String()).Int("tenants", len(routes.Tenants())).
-		Str("cloud", cfg.Cloud.Name).Strs("regions", regionNames(routes)).Str("version", version).
-		Msg("mdegate listening")
-	return runServer(ctx, ln, handler, log)
+	ln, err := listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if cfg.TLS.Listen == "" {
+		log.Info().Str("listen", ln.Addr().String()).Int("tenants", len(routes.Tenants())).Int("clients", len(cfg.Clients)).
+			Str("cloud", cfg.Cloud.Name).Strs("regions", regionNames(routes)).Str("version", version).
+			Msg("mdegate listening")
+		return runServer(ctx, ln, handler, log, nil)
+	}
+	return serveBoth(ctx, cfg, ln, handler, log, stdout, func(tlsAddr string) {
+		log.Info().Str("listen", ln.Addr().String()).Str("tls_listen", tlsAddr).Int("tenants", len(routes.Tenants())).
+			Int("clients", len(cfg.Clients)).Str("cloud", cfg.Cloud.Name).Strs("regions", regionNames(routes)).
+			Str("version", version).Msg("mdegate listening")
+	})
 }
 
 // runServer serves until ctx is done, then shuts down gracefully: no new connections, and
 // in-flight requests get up to shutdownTimeout to finish.
-func runServer(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Logger) error {
+// With tlsCfg it serves HTTPS (HTTP/2 included) on ln.
+func runServer(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Logger, tlsCfg *tls.Config) error {
 	srv := &http.Server{
 		Handler: h,
 		// A client gets 10 s to send its headers (slowloris), then its body may take as long
@@ -77,9 +94,16 @@ func runServer(ctx context.Context, ln net.Listener, h http.Handler, log zerolog
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          newStdLogger(log),
+		TLSConfig:         tlsCfg,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
