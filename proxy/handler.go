@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,6 +35,30 @@ type Options struct {
 	TenantHeader string
 	// Logger gets one line per call. The zero Logger discards them.
 	Logger zerolog.Logger
+
+	// HostSuffix, such as ".mdegate.local", makes the Host contoso.mdegate.local name the
+	// tenant contoso (see tenant.go for the precedence). "" means the host names no tenant.
+	HostSuffix string
+	// DefaultTenant (an alias or ID) serves requests that name no tenant at all. "" means such
+	// requests get 400 MissingTenant.
+	DefaultTenant string
+	// CallerDefault returns the default tenant of the caller making r, or "" for none; it is
+	// asked before DefaultTenant. Nil means callers have no defaults of their own.
+	CallerDefault func(r *http.Request) string
+
+	// PublicURL is the gateway's external base URL (scheme, host, optional path), which links
+	// in answers are rewritten to. Nil means the URL is derived from each request (see
+	// TrustedProxies).
+	PublicURL *url.URL
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed
+	// when deriving the external base URL. Nil means nobody's: Host and TLS alone decide.
+	TrustedProxies []netip.Prefix
+	// KeepLinks leaves @odata links and Location headers as MDE wrote them. False (the
+	// default) rewrites those that point at an MDE host to the gateway (see links.go).
+	KeepLinks bool
+	// LinkHosts are extra API host names (lowercase, host[:port]) whose URLs are rewritten,
+	// in addition to the Routes' endpoints and Microsoft's MDE API hosts. Nil means none.
+	LinkHosts []string
 }
 
 // Handler forwards requests to MDE for the tenant each names.
@@ -43,6 +69,12 @@ type Handler struct {
 	missing      *apiError
 	log          zerolog.Logger
 	rp           *httputil.ReverseProxy
+
+	headerName    string // the tenant header as configured, for messages
+	hostSuffix    string
+	defaultTenant string
+	callerDefault func(*http.Request) string
+	links         *linkRewriter // nil when KeepLinks
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -59,8 +91,14 @@ func New(opts Options) *Handler {
 		h.tenantHeader = "X-Tenant-Id"
 	}
 	h.missing = missingTenant(opts.TenantHeader)
+	h.headerName = opts.TenantHeader
 	if opts.TenantHeader == "" {
 		h.missing = missingTenant("X-Tenant-ID")
+		h.headerName = "X-Tenant-ID"
+	}
+	h.hostSuffix, h.defaultTenant, h.callerDefault = opts.HostSuffix, opts.DefaultTenant, opts.CallerDefault
+	if !opts.KeepLinks {
+		h.links = newLinkRewriter(opts)
 	}
 	transport := opts.Transport
 	if transport == nil {
@@ -87,6 +125,9 @@ type call struct {
 	sent     time.Time
 	upstream time.Duration
 	code     string // error code when the gateway answered itself
+
+	in         *http.Request // the request as the caller sent it
+	linkPrefix string        // "/tenants/{name}" when the caller used the path prefix
 }
 
 type callKey struct{}
@@ -107,21 +148,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logCall(c, r, start)
 	}()
 
-	if !isAPIPath(r.URL.Path) {
+	pathName, rest, prefixed := splitTenantPath(r.URL.Path)
+	if !isAPIPath(rest) {
 		h.fail(c, errNotAPI)
 		return
 	}
-	name := ""
-	if v := r.Header[h.tenantHeader]; len(v) > 0 {
-		name = strings.TrimSpace(v[0])
-	}
-	if name == "" {
-		h.fail(c, h.missing)
-		return
-	}
-	tn, err := h.routes.Resolve(name)
+	c.in = r
+	tn, err := h.selectTenant(r, c, pathName, prefixed)
 	if err != nil {
-		h.fail(c, unknownTenant(name))
+		h.fail(c, err)
 		return
 	}
 	c.tenant = tn
@@ -136,7 +171,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.bearer = []string{tok.Bearer}
-	h.rp.ServeHTTP(&c.recorder, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	out := r.WithContext(context.WithValue(r.Context(), callKey{}, c))
+	if prefixed {
+		stripTenantPrefix(out, rest)
+	}
+	h.rp.ServeHTTP(&c.recorder, out)
 }
 
 func isAPIPath(p string) bool {
@@ -155,6 +194,9 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	delete(hdr, "X-Api-Key")
 	delete(hdr, h.tenantHeader)
 	hdr["Authorization"] = c.bearer
+	if h.links != nil {
+		limitEncoding(hdr)
+	}
 	c.sent = time.Now()
 }
 
@@ -162,6 +204,9 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.upstream = time.Since(c.sent)
 	delete(resp.Header, "X-Request-Id") // ours is already set; do not send two
+	if h.links != nil {
+		h.links.rewrite(resp, c)
+	}
 	return nil
 }
 
