@@ -343,7 +343,17 @@ func (r *linkReader) release() {
 func (r *linkReader) scan(data []byte, eof bool) int {
 	emitted, pos := 0, 0
 	for {
-		j := bytes.Index(data[pos:], odataMarker)
+		// Search from the '@', which is rare in JSON, not from the quote, which is not; a
+		// quote that ended the previous read was held back by partialMarker, so a marker's
+		// quote is always in data.
+		j := bytes.Index(data[pos:], odataMarker[1:])
+		if j >= 0 && (pos+j == 0 || data[pos+j-1] != '"') {
+			pos += j + 1
+			continue
+		}
+		if j >= 0 {
+			j--
+		}
 		if j < 0 {
 			end := len(data)
 			if !eof {

@@ -49,6 +49,13 @@ type Config struct {
 	// for tenants not listed here are refused.
 	Tenants []TenantConfig `yaml:"tenants"`
 	Limits  LimitsConfig   `yaml:"limits"`
+	// PublicURL is the gateway's external base URL (http or https, optional path), which
+	// links in MDE's answers are rewritten to. Unset: derived from each request's Host and
+	// TLS, and X-Forwarded-Proto/Host from TrustedProxies.
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the CIDR prefixes (or single addresses) of proxies whose
+	// X-Forwarded-Proto and X-Forwarded-Host are believed. Unset: nobody's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	path string // file it came from, for messages ("" for a reader)
 }
@@ -117,6 +124,12 @@ type RoutingConfig struct {
 	// Region is the region for tenants that name none; it must be in the region table. Unset:
 	// global.
 	Region string `yaml:"region"`
+	// HostSuffix, such as ".mdegate.local", makes a request to contoso.mdegate.local name the
+	// tenant contoso. Unset: the host names no tenant.
+	HostSuffix string `yaml:"host_suffix"`
+	// DefaultTenant (a tenant's name or ID) serves requests that name no tenant, for a
+	// one-tenant sidecar. Unset: such requests get 400 MissingTenant.
+	DefaultTenant string `yaml:"default_tenant"`
 }
 
 // TenantConfig is one customer tenant.
@@ -460,6 +473,7 @@ func (c *Config) validate() []Problem {
 		add("routing.tenant_header", "%q is a header the proxy itself sets or consumes; pick another", h)
 	}
 	checkRegion("routing.region", c.Routing.Region)
+	ps = append(ps, c.validateExternal()...)
 
 	// Tenants.
 	if len(c.Tenants) == 0 {

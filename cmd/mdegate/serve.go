@@ -41,6 +41,11 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		Transport:    proxy.NewTransport(roots, cfg.Limits.UpstreamTimeout),
 		TenantHeader: cfg.Routing.TenantHeader,
 		Logger:       log,
+
+		HostSuffix:     cfg.Routing.HostSuffix,
+		DefaultTenant:  cfg.Routing.DefaultTenant,
+		PublicURL:      cfg.publicURL(),
+		TrustedProxies: cfg.trustedProxies(),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
