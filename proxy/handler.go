@@ -56,9 +56,6 @@ type Options struct {
 	// KeepLinks leaves @odata links and Location headers as MDE wrote them. False (the
 	// default) rewrites those that point at an MDE host to the gateway (see links.go).
 	KeepLinks bool
-	// LinkHosts are extra API host names (lowercase, host[:port]) whose URLs are rewritten,
-	// in addition to the Routes' endpoints and Microsoft's MDE API hosts. Nil means none.
-	LinkHosts []string
 }
 
 // Handler forwards requests to MDE for the tenant each names.

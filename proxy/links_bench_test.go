@@ -40,10 +40,12 @@ func gzipped(b []byte) []byte {
 //   - identity/pass: links off, a plain answer (the floor);
 //   - identity/rewrite: links rewritten in a plain answer;
 //   - gzip/pass: links off, a gzip answer passed through compressed;
-//   - gzip/decode-rewrite-encode: what the gateway does for a caller that accepts gzip.
+//   - gzip/decode-rewrite: what the gateway does with a gzip answer (the caller gets it plain);
+//   - gzip/decode-rewrite-encode: the alternative of encoding it again for the caller (with a
+//     reused encoder; a new one costs 1.2 MB and 2 ms more).
 //
-// The "ratio" metric of the gzip cases is compressed/plain size: what asking MDE for identity
-// instead would multiply the bytes from Microsoft by.
+// The "ratio" metric of the gzip cases is compressed/plain size: asking MDE for identity
+// instead would multiply the bytes from Microsoft by its inverse.
 func BenchmarkLinksLarge(b *testing.B) {
 	plain := largeAnswer(16 << 20)
 	comp := gzipped(plain)
@@ -69,7 +71,25 @@ func BenchmarkLinksLarge(b *testing.B) {
 	run("identity/pass", plain, pass)
 	run("identity/rewrite", plain, func(rc io.ReadCloser) io.ReadCloser { return l.newReader(rc, testBase) })
 	run("gzip/pass", comp, pass)
+	run("gzip/decode-rewrite", comp, func(rc io.ReadCloser) io.ReadCloser { return l.newGunzipReader(rc, testBase) })
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 	run("gzip/decode-rewrite-encode", comp, func(rc io.ReadCloser) io.ReadCloser {
-		return &gzipLinkReader{l: l, src: rc, lr: linkReader{l: l, repl: testBase}}
+		zw.Reset(io.Discard)
+		return encodeTo{l.newGunzipReader(rc, testBase), zw}
 	})
+}
+
+// encodeTo stands for an encoding stage: everything read is also compressed into w.
+type encodeTo struct {
+	io.ReadCloser
+	w *gzip.Writer
+}
+
+func (e encodeTo) Read(p []byte) (int, error) {
+	n, err := e.ReadCloser.Read(p)
+	_, _ = e.w.Write(p[:n])
+	if err == io.EOF {
+		_ = e.w.Close()
+	}
+	return n, err
 }

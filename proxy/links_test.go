@@ -134,13 +134,9 @@ func TestLinkRewriteGzip(t *testing.T) {
 	zw := gzip.NewWriter(&z)
 	_, _ = zw.Write([]byte(in))
 	_ = zw.Close()
-	for range 2 { // the second round uses pooled coders
-		r := &gzipLinkReader{l: l, src: io.NopCloser(iotest.HalfReader(bytes.NewReader(z.Bytes()))), lr: linkReader{l: l, repl: testBase}}
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(zr)
+	for range 2 { // the second round uses a pooled decoder
+		r := l.newGunzipReader(io.NopCloser(iotest.HalfReader(bytes.NewReader(z.Bytes()))), testBase)
+		got, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +146,7 @@ func TestLinkRewriteGzip(t *testing.T) {
 		}
 	}
 	// Not gzip at all: the read fails rather than passing garbage on.
-	r := &gzipLinkReader{l: l, src: io.NopCloser(strings.NewReader("plain")), lr: linkReader{l: l, repl: testBase}}
+	r := l.newGunzipReader(io.NopCloser(strings.NewReader("plain")), testBase)
 	if _, err := io.ReadAll(r); err == nil {
 		t.Error("a body that is not gzip read without error")
 	}
