@@ -261,7 +261,10 @@ type linkReader struct {
 	done bool // buffers returned
 }
 
-var _ io.ReadCloser = (*linkReaderCloser)(nil)
+var (
+	_ io.ReadCloser = (*linkReaderCloser)(nil)
+	_ io.ReadCloser = (*gunzipLinkReader)(nil)
+)
 
 // linkReaderCloser is a linkReader that owns its source.
 type linkReaderCloser struct {
@@ -288,19 +291,6 @@ func (r *linkReader) Read(p []byte) (int, error) {
 	n := copy(p, r.out[r.off:])
 	r.off += n
 	return n, nil
-}
-
-// next returns the next piece of output, valid until the following call.
-func (r *linkReader) next() ([]byte, error) {
-	for r.off == len(r.out) {
-		if r.err != nil {
-			return nil, r.err
-		}
-		r.fill()
-	}
-	b := r.out[r.off:]
-	r.off = len(r.out)
-	return b, nil
 }
 
 // fill reads once from src and scans what it got.
