@@ -34,6 +34,9 @@ type Client struct {
 	// MaxConcurrent caps the caller's requests in flight; more are answered 429. Zero means
 	// DefaultMaxConcurrent; negative means no cap.
 	MaxConcurrent int
+	// DefaultTenant (a name or ID) serves the caller's requests that name no tenant. Unset:
+	// Options.DefaultTenant.
+	DefaultTenant string
 }
 
 // DefaultMaxConcurrent is a caller's cap on requests in flight when its MaxConcurrent is zero.
@@ -50,6 +53,8 @@ type client struct {
 	inFlight   atomic.Int64
 	busy       *apiError // the 429, made once
 	notAllowed string    // how 403 names the rule list
+
+	defaultTenant string // "" for none
 }
 
 // auth finds callers by key or certificate. A nil *auth lets every request through as
@@ -66,7 +71,12 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 	}
 	a := &auth{byKey: map[[sha256.Size]byte]*client{}, byCert: map[string]*client{}}
 	for i, cc := range clients {
-		c := &client{name: cc.Name, keyHash: cc.KeySHA256, tenants: map[string]bool{}}
+		c := &client{name: cc.Name, keyHash: cc.KeySHA256, tenants: map[string]bool{}, defaultTenant: cc.DefaultTenant}
+		if d := cc.DefaultTenant; d != "" {
+			if _, err := routes.Resolve(d); err != nil {
+				return nil, fmt.Errorf("clients[%d] %s: default tenant %q is not configured", i, cc.Name, d)
+			}
+		}
 		for _, t := range cc.Tenants {
 			if t == "*" {
 				c.anyTenant = true

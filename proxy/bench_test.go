@@ -28,18 +28,28 @@ func tenantID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d"
 // BenchmarkForward measures the gateway's whole hot path in process: tenant lookup, cached
 // token, header hygiene, ReverseProxy to a TLS upstream with keep-alive, and (with logging) one
 // JSON line per call. The upstream and the client run in the same process, so ns/op includes
-// them; allocs/op is the figure to watch.
+// them; allocs/op is the figure to watch. links=on rewrites the answer's @odata.context (the
+// default); links=off is Options.KeepLinks.
 func BenchmarkForward(b *testing.B) {
 	for _, tenants := range []int{1, 10000} {
 		for _, logging := range []bool{false, true} {
-			b.Run(fmt.Sprintf("tenants=%d/log=%v", tenants, logging), func(b *testing.B) {
-				benchForward(b, tenants, logging)
-			})
+			for _, links := range []bool{false, true} {
+				b.Run(fmt.Sprintf("tenants=%d/log=%v/links=%v", tenants, logging, onOff(links)), func(b *testing.B) {
+					benchForward(b, tenants, logging, links)
+				})
+			}
 		}
 	}
 }
 
-func benchForward(b *testing.B, nTenants int, logging bool) {
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+func benchForward(b *testing.B, nTenants int, logging, links bool) {
 	// Entra: the emulator; only the tenants the load uses are warmed.
 	const used = 100
 	et := make([]emulator.Tenant, 0, used)
@@ -84,7 +94,7 @@ func benchForward(b *testing.B, nTenants int, logging bool) {
 	if logging {
 		log = zerolog.New(io.Discard).With().Timestamp().Logger()
 	}
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log})
+	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links})
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 

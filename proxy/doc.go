@@ -2,4 +2,8 @@
 // the customer tenant the caller names, injects that tenant's bearer token, removes the caller's
 // own credentials, streams the answer back unbuffered, answers the gateway's own failures in
 // MDE's error shape, and logs every call as one JSON line.
+//
+// A caller names its tenant by a path prefix, a header, a host name or a default (tenant.go),
+// and the links MDE puts in its answers are pointed back at the gateway (links.go, baseurl.go),
+// so tools that only take a base URL and follow @odata.nextLink work unchanged.
 package proxy

@@ -34,14 +34,36 @@ func bodyTooLarge(limit int64) *apiError {
 }
 
 func missingTenant(header string) *apiError {
-	return &apiError{http.StatusBadRequest, "MissingTenant", "name the customer tenant in the " + header + " header (alias or tenant ID)"}
+	return &apiError{http.StatusBadRequest, "MissingTenant", "name the customer tenant (alias or tenant ID) in the " + header +
+		" header or as the path prefix /tenants/{tenant}/api/..."}
+}
+
+// tenantConflict is two places in one request naming different tenants (see tenant.go).
+func tenantConflict(a, b claim, header string) *apiError {
+	return &apiError{http.StatusBadRequest, "TenantConflict", "the request names tenant " + quote(clip(a.name)) + " in the " +
+		claimPlace(a.where, header) + " and tenant " + quote(clip(b.name)) + " in the " + claimPlace(b.where, header) + "; name one"}
+}
+
+func claimPlace(where, header string) string {
+	switch where {
+	case "path":
+		return "path prefix /tenants/"
+	case "header":
+		return header + " header"
+	}
+	return "host name"
 }
 
 func unknownTenant(name string) *apiError {
+	return &apiError{http.StatusNotFound, "UnknownTenant", "tenant " + quote(clip(name)) + " is not configured in this gateway"}
+}
+
+// clip shortens what a caller wrote before it is echoed back.
+func clip(name string) string {
 	if len(name) > 64 {
 		name = name[:64] + "..."
 	}
-	return &apiError{http.StatusNotFound, "UnknownTenant", "tenant " + quote(name) + " is not configured in this gateway"}
+	return name
 }
 
 func quote(s string) string {

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"time"
 
@@ -55,6 +57,24 @@ type Options struct {
 	// MaxBody caps a request body in bytes; a larger one is answered 413. Zero means
 	// DefaultMaxBody; negative means no cap.
 	MaxBody int64
+
+	// HostSuffix, such as ".mdegate.local", makes the Host contoso.mdegate.local name the
+	// tenant contoso (see tenant.go for the precedence). "" means the host names no tenant.
+	HostSuffix string
+	// DefaultTenant (an alias or ID) serves requests that name no tenant at all. "" means such
+	// requests get 400 MissingTenant.
+	DefaultTenant string
+
+	// PublicURL is the gateway's external base URL (scheme, host, optional path), which links
+	// in answers are rewritten to. Nil means the URL is derived from each request (see
+	// TrustedProxies).
+	PublicURL *url.URL
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed
+	// when deriving the external base URL. Nil means nobody's: Host and TLS alone decide.
+	TrustedProxies []netip.Prefix
+	// KeepLinks leaves @odata links and Location headers as MDE wrote them. False (the
+	// default) rewrites those that point at an MDE host to the gateway (see links.go).
+	KeepLinks bool
 }
 
 // DefaultMaxBody is the request body cap when Options.MaxBody is zero: MDE's largest documented
@@ -77,6 +97,10 @@ type Handler struct {
 	auth          *auth // nil: anonymous
 	maxBody       int64 // 0: no cap
 	tooLarge      *apiError
+	headerName    string // the tenant header as configured, for messages
+	hostSuffix    string
+	defaultTenant string
+	links         *linkRewriter // nil when KeepLinks
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -105,8 +129,14 @@ func New(opts Options) *Handler {
 	}
 	h.tooLarge = bodyTooLarge(h.maxBody)
 	h.missing = missingTenant(opts.TenantHeader)
+	h.headerName = opts.TenantHeader
 	if opts.TenantHeader == "" {
 		h.missing = missingTenant("X-Tenant-ID")
+		h.headerName = "X-Tenant-ID"
+	}
+	h.hostSuffix, h.defaultTenant = opts.HostSuffix, opts.DefaultTenant
+	if !opts.KeepLinks {
+		h.links = newLinkRewriter(opts)
 	}
 	transport := opts.Transport
 	if transport == nil {
@@ -145,15 +175,17 @@ type call struct {
 	failoverFrom string // region of the first attempt, when another one answered
 	throttleWait time.Duration
 	replayed401  bool
-	client       string // the caller's name; "" when anonymous or not identified
-	path         string // the cleaned path forwarded; "" until decided
+	client       string        // the caller's name; "" when anonymous or not identified
+	path         string        // the cleaned path forwarded; "" until decided
+	in           *http.Request // the request as the caller sent it
+	linkPrefix   string        // "/tenants/{name}" when the caller used the path prefix
 }
 
 type callKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{recorder: recorder{ResponseWriter: w}, id: requestID(r.Header["X-Request-Id"])}
+	c := &call{recorder: recorder{ResponseWriter: w}, id: requestID(r.Header["X-Request-Id"]), in: r}
 	w.Header()["X-Request-Id"] = []string{c.id}
 	defer func() {
 		if p := recover(); p != nil {
@@ -167,6 +199,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logCall(c, r, start)
 	}()
 
+	// Who is calling.
 	var cl *client
 	if h.auth != nil {
 		var err error
@@ -176,11 +209,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.client = cl.name
 	}
+	// What it asks for: decided once, on the cleaned path, which is also what is forwarded,
+	// so the policy and MDE never see different paths. The tenant prefix is split off the
+	// cleaned path too: /tenants/a/../b/api/x names b.
 	fwd, lower, ok := cleanPath(r.URL)
 	if !ok {
 		h.fail(c, errBadPath)
 		return
 	}
+	pathName, fwd, prefixed := splitTenantPath(fwd)
+	_, lower, _ = splitTenantPath(lower)
 	c.path = fwd
 	if !isAPIPath(lower) {
 		h.fail(c, errNotAPI)
@@ -196,23 +234,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(c, h.tooLarge)
 		return
 	}
-	name := ""
-	if v := r.Header[h.tenantHeader]; len(v) > 0 {
-		name = strings.TrimSpace(v[0])
-	}
-	if name == "" {
-		h.fail(c, h.missing)
-		return
-	}
-	tn, err := h.routes.Resolve(name)
-	if cl != nil {
-		if err := cl.mayUse(tn, name); err != nil {
+	// For which tenant.
+	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed)
+	if cl != nil && asked != "" {
+		if err := cl.mayUse(tn, asked); err != nil {
 			h.fail(c, err)
 			return
 		}
 	}
 	if err != nil {
-		h.fail(c, unknownTenant(name))
+		h.fail(c, err)
 		return
 	}
 	c.tenant = tn
@@ -266,6 +297,9 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	delete(hdr, "X-Api-Key")
 	delete(hdr, h.tenantHeader)
 	hdr["Authorization"] = c.bearer
+	if h.links != nil {
+		limitEncoding(hdr)
+	}
 	c.sent = time.Now()
 }
 
@@ -273,6 +307,9 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.upstream = time.Since(c.sent)
 	delete(resp.Header, "X-Request-Id") // ours is already set; do not send two
+	if h.links != nil {
+		h.links.rewrite(resp, c)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/mdegate/mdegate/proxy"
@@ -32,6 +33,9 @@ type ClientConfig struct {
 	// MaxConcurrent caps the caller's requests in flight (more get 429). Zero means 64;
 	// negative means no cap.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// DefaultTenant (a name or ID from its tenants) serves the caller's requests that name no
+	// tenant. Unset: routing.default_tenant, if any.
+	DefaultTenant string `yaml:"default_tenant"`
 }
 
 // validateAccess checks clients, the tls section, and the secure default: without clients
@@ -92,6 +96,13 @@ func (c *Config) validateAccess() []Problem {
 				add(fmt.Sprintf("%s.tenants[%d]", key, j), "%q is not the name or id of a configured tenant", t)
 			}
 		}
+		if d := cl.DefaultTenant; d != "" {
+			if !tenants[strings.ToLower(d)] {
+				add(key+".default_tenant", "%q is not the name or id of a configured tenant", d)
+			} else if !slices.Contains(cl.Tenants, "*") && !slices.ContainsFunc(cl.Tenants, func(t string) bool { return c.sameTenant(t, d) }) {
+				add(key+".default_tenant", "%q is not among the client's tenants", d)
+			}
+		}
 		if cl.Allow != nil && len(cl.Allow) == 0 {
 			add(key+".allow", "is empty: the client could call nothing (leave it out for read-only)")
 		}
@@ -141,7 +152,7 @@ func (c *Config) proxyClients() []proxy.Client {
 	var out []proxy.Client
 	for _, cl := range c.Clients {
 		pc := proxy.Client{Name: cl.Name, CertSubject: cl.CertSubject, Tenants: cl.Tenants,
-			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent}
+			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent, DefaultTenant: cl.DefaultTenant}
 		if cl.KeySHA256 != "" {
 			b, _ := hex.DecodeString(cl.KeySHA256)
 			copy(pc.KeySHA256[:], b)
@@ -149,6 +160,18 @@ func (c *Config) proxyClients() []proxy.Client {
 		out = append(out, pc)
 	}
 	return out
+}
+
+// sameTenant reports whether a and b (names or IDs) name the same configured tenant.
+func (c *Config) sameTenant(a, b string) bool {
+	for _, t := range c.Tenants {
+		isA := strings.EqualFold(a, t.Name) || strings.EqualFold(a, t.ID)
+		isB := strings.EqualFold(b, t.Name) || strings.EqualFold(b, t.ID)
+		if isA || isB {
+			return isA && isB
+		}
+	}
+	return false
 }
 
 // newKey prints a new random caller key and the key_sha256 line for its clients entry.

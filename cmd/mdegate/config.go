@@ -58,6 +58,13 @@ type Config struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// TLS is the HTTPS listener (tls.go). Unset: none, only the plain listener.
 	TLS TLSConfig `yaml:"tls"`
+	// PublicURL is the gateway's external base URL (http or https, optional path), which
+	// links in MDE's answers are rewritten to. Unset: derived from each request's Host and
+	// TLS, and X-Forwarded-Proto/Host from TrustedProxies.
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the CIDR prefixes (or single addresses) of proxies whose
+	// X-Forwarded-Proto and X-Forwarded-Host are believed. Unset: nobody's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	path string // file it came from, for messages ("" for a reader)
 }
@@ -129,6 +136,12 @@ type RoutingConfig struct {
 	// ProbeInterval is the time between two rounds of round-trip probes to every endpoint,
 	// used by "auto". Unset: 1 minute.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// HostSuffix, such as ".mdegate.local", makes a request to contoso.mdegate.local name the
+	// tenant contoso. Unset: the host names no tenant.
+	HostSuffix string `yaml:"host_suffix"`
+	// DefaultTenant (a tenant's name or ID) serves requests that name no tenant, for a
+	// one-tenant sidecar. Unset: such requests get 400 MissingTenant.
+	DefaultTenant string `yaml:"default_tenant"`
 }
 
 // TenantConfig is one customer tenant.
@@ -486,6 +499,7 @@ func (c *Config) validate() []Problem {
 		add("routing.tenant_header", "%q is a header the proxy itself sets or consumes; pick another", h)
 	}
 	checkRegion("routing.region", c.Routing.Region)
+	ps = append(ps, c.validateExternal()...)
 
 	// Tenants.
 	if len(c.Tenants) == 0 {

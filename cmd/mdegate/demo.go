@@ -77,6 +77,7 @@ Try, in another shell:
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: contoso'
   curl -s %[3]s/api/machines -H 'X-Tenant-ID: %[4]s'        # the same tenant by GUID
   curl -s %[3]s/api/machines -H 'X-Tenant-ID: fabrikam'     # another customer, other data
+  curl -s %[3]s/tenants/contoso/api/machines                # tenant in the base URL; nextLink stays on the gateway
   curl -s %[3]s/api/advancedqueries/run -H 'X-Tenant-ID: contoso' -d '{"Query":"DeviceInfo | take 3"}'
   curl -s %[3]s/api/alerts                                  # 400 MissingTenant
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: tailspin'       # 404 UnknownTenant

@@ -57,6 +57,10 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		Families:        families,
 		UpstreamTimeout: cfg.Limits.UpstreamTimeout,
 		HeaderTimeout:   headerTimeout,
+		HostSuffix:      cfg.Routing.HostSuffix,
+		DefaultTenant:   cfg.Routing.DefaultTenant,
+		PublicURL:       cfg.publicURL(),
+		TrustedProxies:  cfg.trustedProxies(),
 	})
 	if usesAuto(routes) {
 		stop := startProber(ctx, cfg, routes, roots, log)

@@ -1,0 +1,541 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Links in answers. MDE's JSON answers carry absolute URLs in "@odata.nextLink" and
+// "@odata.context", and some answers a Location header; a tool that follows them would leave
+// the gateway and call Microsoft without a token (and for the wrong tenant, had it one). The
+// gateway rewrites the scheme and host of those that point at an MDE API host to its own
+// external base URL (baseurl.go), with /tenants/{name} when the caller used the prefix, so
+// the next page comes back through the gateway for the same tenant.
+//
+// Only JSON answers are touched, only those two keys, and only URLs on an MDE host: SAS links
+// on *.blob.core.windows.net and every other host pass byte for byte. The body streams through
+// a small state machine with a bounded look-behind (a key and its URL may be split across
+// reads); nothing is buffered beyond one read.
+//
+// Gzip: the gateway always asks MDE for gzip, so the way from Microsoft stays compressed, and
+// hands JSON answers to the caller decoded and rewritten, without encoding them again. The
+// caller's leg is the short one (loopback or LAN), and an encoder costs ~1.2 MB of memory
+// per concurrent answer and runs at a fifth of the speed of the rest (BenchmarkLinksLarge):
+// 1,000 callers at once would hold over a gigabyte of encoders.
+
+// builtinLinkHosts are Microsoft's MDE API hosts in every cloud, matched on host name with no
+// port or :443. Configured regions are added to them.
+var (
+	builtinLinkHosts    = []string{"api.security.microsoft.com"}
+	builtinLinkSuffixes = []string{
+		".api.security.microsoft.com",   // regional: eu.api.security.microsoft.com
+		".securitycenter.microsoft.com", // legacy and backend: api.securitycenter..., api-us3.securitycenter...
+		".securitycenter.windows.com",   // legacy: wdatp-alertexporter-eu.securitycenter.windows.com
+		".securitycenter.microsoft.us",  // GCC, GCC High, DoD
+	}
+)
+
+// linkRewriter holds what rewriting needs, computed once by New.
+type linkRewriter struct {
+	exact    map[string]struct{} // lowercase host or host:port
+	suffixes [][]byte            // lowercase, with the leading dot
+
+	base baseFinder
+
+	bufs *bufferPool
+	gzr  sync.Pool // *gzip.Reader
+}
+
+func newLinkRewriter(opts Options) *linkRewriter {
+	l := &linkRewriter{exact: map[string]struct{}{}, bufs: newBufferPool(), base: newBaseFinder(opts)}
+	add := func(h string) { l.exact[strings.ToLower(h)] = struct{}{} }
+	for _, h := range builtinLinkHosts {
+		add(h)
+	}
+	if opts.Routes != nil {
+		for _, ep := range opts.Routes.Endpoints() {
+			add(ep.URL.Host)
+		}
+	}
+	for _, s := range builtinLinkSuffixes {
+		l.suffixes = append(l.suffixes, []byte(s))
+	}
+	return l
+}
+
+// isMDEHost reports whether host (as it appears in a URL: host or host:port, any case) is an
+// MDE API host. It allocates nothing.
+func (l *linkRewriter) isMDEHost(host []byte) bool {
+	var buf [maxLinkHost]byte
+	if len(host) == 0 || len(host) > len(buf) {
+		return false
+	}
+	b := buf[:len(host)]
+	for i, c := range host {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	if _, ok := l.exact[string(b)]; ok {
+		return true
+	}
+	b = bytes.TrimSuffix(b, []byte(":443"))
+	if _, ok := l.exact[string(b)]; ok {
+		return true
+	}
+	for _, s := range l.suffixes {
+		if len(b) > len(s) && bytes.HasSuffix(b, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite rewrites the Location header of resp and wraps the body of a JSON answer. It runs
+// in ModifyResponse, before anything is sent to the caller.
+func (l *linkRewriter) rewrite(resp *http.Response, c *call) {
+	loc := resp.Header["Location"]
+	body := isJSON(resp.Header["Content-Type"]) && hasBody(resp)
+	if len(loc) == 0 && !body {
+		return
+	}
+	raw, js, ok := l.base.find(c)
+	if !ok {
+		return
+	}
+	if len(loc) == 1 {
+		if v, changed := l.location(loc[0], raw); changed {
+			resp.Header["Location"] = []string{v}
+		}
+	}
+	if !body {
+		return
+	}
+	switch enc := resp.Header["Content-Encoding"]; {
+	case len(enc) == 0:
+		resp.Body = l.newReader(resp.Body, js)
+	case len(enc) == 1 && strings.EqualFold(strings.TrimSpace(enc[0]), "gzip"):
+		resp.Body = l.newGunzipReader(resp.Body, js)
+		delete(resp.Header, "Content-Encoding")
+	default:
+		return // an encoding the gateway did not ask for (see limitEncoding): leave it alone
+	}
+	// The length changes with the links.
+	resp.ContentLength = -1
+	delete(resp.Header, "Content-Length")
+}
+
+// location rewrites a Location value: an absolute https URL on an MDE host gets the
+// gateway's base instead of its scheme and host; a path-absolute one gets the base in front,
+// so it keeps the tenant prefix. Anything else is left as it is.
+func (l *linkRewriter) location(v, base string) (string, bool) {
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
+		return base + v, true
+	}
+	if len(v) < len(httpsScheme) || !strings.EqualFold(v[:len(httpsScheme)], httpsScheme) {
+		return v, false
+	}
+	rest := v[len(httpsScheme):]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if !l.isMDEHost([]byte(rest[:end])) {
+		return v, false
+	}
+	return base + rest[end:], true
+}
+
+// isJSON reports whether a Content-Type is JSON: application/json or a +json type.
+func isJSON(ct []string) bool {
+	if len(ct) == 0 {
+		return false
+	}
+	t := ct[0]
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	t = strings.TrimSpace(t)
+	const app = "application/json"
+	return len(t) == len(app) && strings.EqualFold(t, app) ||
+		len(t) > 5 && strings.EqualFold(t[len(t)-5:], "+json")
+}
+
+func hasBody(resp *http.Response) bool {
+	return resp.Request.Method != http.MethodHead && resp.StatusCode >= 200 &&
+		resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified
+}
+
+// gzipOnly is what the gateway accepts from MDE for a caller that accepts gzip. It is shared
+// and never modified.
+var gzipOnly = []string{"gzip"}
+
+// limitEncoding makes MDE answer in an encoding the rewriter can read. For a caller that
+// accepts gzip the gateway asks for gzip only: JSON answers are decoded (and rewritten), other
+// answers pass compressed. Otherwise the header is dropped, and the Transport asks for gzip
+// itself and hands over the decoded body. Either way the way from MDE is compressed; brotli
+// and the like are never asked for.
+func limitEncoding(h http.Header) {
+	v, ok := h["Accept-Encoding"]
+	if !ok {
+		return
+	}
+	if acceptsGzip(v) {
+		h["Accept-Encoding"] = gzipOnly
+	} else {
+		delete(h, "Accept-Encoding")
+	}
+}
+
+// acceptsGzip reports whether Accept-Encoding values allow gzip (or *) with a non-zero q.
+// It allocates nothing.
+func acceptsGzip(vals []string) bool {
+	for _, v := range vals {
+		for v != "" {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
+			name, params, _ := strings.Cut(part, ";")
+			name = strings.TrimSpace(name)
+			if strings.EqualFold(name, "gzip") || strings.EqualFold(name, "x-gzip") || name == "*" {
+				return !zeroQ(params)
+			}
+		}
+	}
+	return false
+}
+
+func zeroQ(params string) bool {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, val, ok := strings.Cut(p, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			return strings.Trim(strings.TrimSpace(val), "0.") == ""
+		}
+	}
+	return false
+}
+
+// The scanner.
+
+const (
+	httpsScheme = "https://"
+	maxLinkHost = 255 // longer is no host name
+	maxLinkWS   = 32  // whitespace allowed around a key's colon
+)
+
+var (
+	odataMarker = []byte(`"@odata.`)
+	keyNextLink = []byte(`nextLink"`)
+	keyContext  = []byte(`context"`)
+)
+
+type verdict uint8
+
+const (
+	noMatch verdict = iota
+	needMore
+	matched
+)
+
+// linkReader rewrites links in a JSON stream read from src. Output is produced one source
+// read at a time; a candidate that a read cut short is held (at most a few hundred bytes)
+// until the next read decides it.
+type linkReader struct {
+	l    *linkRewriter
+	src  io.Reader
+	repl string // what replaces "https://host": the base, JSON-safe
+
+	buf  []byte // pooled; buf[:held] is input held back from the last read
+	held int
+	out  []byte // pooled; out[off:] is output not yet handed out
+	off  int
+	odd  bool // the input handed out so far ends in an odd run of backslashes
+	err  error
+	done bool // buffers returned
+}
+
+var (
+	_ io.ReadCloser = (*linkReaderCloser)(nil)
+	_ io.ReadCloser = (*gunzipLinkReader)(nil)
+)
+
+// linkReaderCloser is a linkReader that owns its source.
+type linkReaderCloser struct {
+	linkReader
+	closer io.Closer
+}
+
+func (l *linkRewriter) newReader(src io.ReadCloser, repl string) *linkReaderCloser {
+	return &linkReaderCloser{linkReader: linkReader{l: l, src: src, repl: repl}, closer: src}
+}
+
+func (r *linkReaderCloser) Close() error {
+	r.release()
+	return r.closer.Close()
+}
+
+func (r *linkReader) Read(p []byte) (int, error) {
+	for r.off == len(r.out) {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.fill()
+	}
+	n := copy(p, r.out[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// fill reads once from src and scans what it got.
+func (r *linkReader) fill() {
+	if r.done {
+		r.err = io.ErrClosedPipe
+		return
+	}
+	if r.buf == nil {
+		r.buf, r.out = r.l.bufs.Get(), r.l.bufs.Get()
+	}
+	r.out, r.off = r.out[:0], 0
+	n, err := r.src.Read(r.buf[r.held:])
+	data := r.buf[:r.held+n]
+	eof := err != nil
+	used := r.scan(data, eof)
+	r.odd = oddBackslashes(data[:used], r.odd)
+	if eof {
+		r.err, r.held = err, 0
+		return
+	}
+	r.held = copy(r.buf, data[used:])
+}
+
+func (r *linkReader) release() {
+	if r.done {
+		return
+	}
+	r.done = true
+	if r.buf != nil {
+		r.l.bufs.Put(r.buf)
+		r.l.bufs.Put(r.out[:0])
+		r.buf, r.out = nil, nil
+	}
+}
+
+// scan appends data's rewritten form to r.out and returns how much of data it used; the
+// rest is the start of a candidate that needs more input. At eof it uses everything.
+func (r *linkReader) scan(data []byte, eof bool) int {
+	emitted, pos := 0, 0
+	for {
+		// Search from the '@', which is rare in JSON, not from the quote, which is not; a
+		// quote that ended the previous read was held back by partialMarker, so a marker's
+		// quote is always in data.
+		j := bytes.Index(data[pos:], odataMarker[1:])
+		if j >= 0 && (pos+j == 0 || data[pos+j-1] != '"') {
+			pos += j + 1
+			continue
+		}
+		if j >= 0 {
+			j--
+		}
+		if j < 0 {
+			end := len(data)
+			if !eof {
+				end -= partialMarker(data[pos:])
+			}
+			r.out = append(r.out, data[emitted:end]...)
+			return end
+		}
+		k := pos + j
+		if r.escaped(data, k) {
+			pos = k + 1 // a \" inside a string, not the start of a key
+			continue
+		}
+		v, from, to := r.l.candidate(data, k, eof)
+		switch v {
+		case needMore:
+			r.out = append(r.out, data[emitted:k]...)
+			return k
+		case noMatch:
+			pos = k + 1
+		case matched:
+			r.out = append(r.out, data[emitted:from]...)
+			r.out = append(r.out, r.repl...)
+			emitted, pos = to, to
+		}
+	}
+}
+
+// escaped reports whether the quote at data[k] is escaped: preceded by an odd run of
+// backslashes, which may reach back into what earlier reads handed out.
+func (r *linkReader) escaped(data []byte, k int) bool {
+	n := 0
+	for i := k - 1; i >= 0 && data[i] == '\\'; i-- {
+		n++
+	}
+	odd := n%2 == 1
+	if n == k && r.odd {
+		odd = !odd
+	}
+	return odd
+}
+
+// oddBackslashes is the parity of the run of backslashes that ends data, given the parity
+// before it.
+func oddBackslashes(data []byte, before bool) bool {
+	n := 0
+	for i := len(data) - 1; i >= 0 && data[i] == '\\'; i-- {
+		n++
+	}
+	if n == len(data) {
+		return before != (n%2 == 1)
+	}
+	return n%2 == 1
+}
+
+// partialMarker returns the length of the longest proper prefix of odataMarker that tail
+// ends with.
+func partialMarker(tail []byte) int {
+	for n := min(len(odataMarker)-1, len(tail)); n > 0; n-- {
+		if bytes.HasSuffix(tail, odataMarker[:n]) {
+			return n
+		}
+	}
+	return 0
+}
+
+// candidate decides whether data[k:], which starts with `"@odata.`, is a nextLink or context
+// key whose string value is an https URL on an MDE host. On a match, data[from:to] is the
+// "https://host" to replace.
+func (l *linkRewriter) candidate(data []byte, k int, eof bool) (v verdict, from, to int) {
+	more := func() (verdict, int, int) {
+		if eof {
+			return noMatch, 0, 0
+		}
+		return needMore, 0, 0
+	}
+	i := k + len(odataMarker)
+	if i >= len(data) {
+		return more()
+	}
+	var key []byte
+	switch data[i] {
+	case 'n':
+		key = keyNextLink
+	case 'c':
+		key = keyContext
+	default:
+		return noMatch, 0, 0
+	}
+	if rest := data[i:]; len(rest) < len(key) {
+		if !bytes.HasPrefix(key, rest) {
+			return noMatch, 0, 0
+		}
+		return more()
+	} else if !bytes.Equal(rest[:len(key)], key) {
+		return noMatch, 0, 0
+	}
+	i += len(key)
+	for _, want := range []byte{':', '"'} {
+		ws := 0
+		for i < len(data) && isJSONSpace(data[i]) {
+			if ws++; ws > maxLinkWS {
+				return noMatch, 0, 0
+			}
+			i++
+		}
+		if i >= len(data) {
+			return more()
+		}
+		if data[i] != want {
+			return noMatch, 0, 0
+		}
+		i++
+	}
+	from = i
+	for j := 0; j < len(httpsScheme); j++ {
+		if i+j >= len(data) {
+			return more()
+		}
+		c := data[i+j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != httpsScheme[j] {
+			return noMatch, 0, 0
+		}
+	}
+	i += len(httpsScheme)
+	start := i
+	for ; i < len(data); i++ {
+		if c := data[i]; c == '/' || c == '?' || c == '#' || c == '"' || c == '\\' {
+			break
+		}
+		if i-start > maxLinkHost {
+			return noMatch, 0, 0
+		}
+	}
+	if i >= len(data) {
+		return more()
+	}
+	if !l.isMDEHost(data[start:i]) {
+		return noMatch, 0, 0
+	}
+	return matched, from, i
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// gunzipLinkReader decodes a gzip answer and rewrites it; the caller gets it plain.
+type gunzipLinkReader struct {
+	linkReader // reads zr
+	body       io.ReadCloser
+	zr         *gzip.Reader
+}
+
+func (l *linkRewriter) newGunzipReader(body io.ReadCloser, repl string) *gunzipLinkReader {
+	return &gunzipLinkReader{linkReader: linkReader{l: l, repl: repl}, body: body}
+}
+
+func (r *gunzipLinkReader) Read(p []byte) (int, error) {
+	if r.zr == nil && r.err == nil {
+		// Started here rather than in ModifyResponse: reading the gzip header waits for the
+		// body, which should not hold up the answer's headers.
+		zr, _ := r.l.gzr.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(r.body)
+		} else {
+			err = zr.Reset(r.body)
+		}
+		if err != nil {
+			r.err = err
+			if zr != nil {
+				r.l.gzr.Put(zr)
+			}
+		} else {
+			r.zr, r.src = zr, zr
+		}
+	}
+	return r.linkReader.Read(p)
+}
+
+func (r *gunzipLinkReader) Close() error {
+	r.release()
+	if r.zr != nil {
+		r.l.gzr.Put(r.zr)
+		r.zr = nil
+	}
+	return r.body.Close()
+}
+
+// jsonString returns s escaped for the inside of a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b[1 : len(b)-1])
+}
