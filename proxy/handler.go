@@ -33,6 +33,8 @@ type Options struct {
 	TenantHeader string
 	// Logger gets one line per call. The zero Logger discards them.
 	Logger zerolog.Logger
+	// Metrics observes every call. Nil means none.
+	Metrics Metrics
 }
 
 // Handler forwards requests to MDE for the tenant each names.
@@ -42,6 +44,7 @@ type Handler struct {
 	tenantHeader string // canonical form
 	missing      *apiError
 	log          zerolog.Logger
+	metrics      Metrics
 	rp           *httputil.ReverseProxy
 }
 
@@ -54,6 +57,7 @@ func New(opts Options) *Handler {
 		tokens:       opts.Tokens,
 		tenantHeader: textproto.CanonicalMIMEHeaderKey(opts.TenantHeader),
 		log:          opts.Logger,
+		metrics:      opts.Metrics,
 	}
 	if h.tenantHeader == "" {
 		h.tenantHeader = "X-Tenant-Id"
@@ -87,6 +91,8 @@ type call struct {
 	sent     time.Time
 	upstream time.Duration
 	code     string // error code when the gateway answered itself
+	reached  bool   // MDE answered
+	failed   bool   // the round trip to MDE failed
 }
 
 type callKey struct{}
@@ -95,6 +101,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{recorder: recorder{ResponseWriter: w}, id: requestID(r.Header["X-Request-Id"])}
 	w.Header()["X-Request-Id"] = []string{c.id}
+	if h.metrics != nil {
+		h.metrics.Start()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// ReverseProxy aborts a response whose body copy failed mid-stream.
@@ -102,9 +111,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				c.code = "UpstreamAborted"
 			}
 			h.logCall(c, r, start)
+			h.observe(c, r, start)
 			panic(p)
 		}
 		h.logCall(c, r, start)
+		h.observe(c, r, start)
 	}()
 
 	if !isAPIPath(r.URL.Path) {
@@ -161,6 +172,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.upstream = time.Since(c.sent)
+	c.reached = true
 	delete(resp.Header, "X-Request-Id") // ours is already set; do not send two
 	return nil
 }
@@ -176,6 +188,7 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		c.status = 499
 		return
 	}
+	c.failed = true
 	h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
 		Str("region", c.tenant.Endpoint.Region).Err(err).Msg("upstream failed")
 	h.fail(c, err)
@@ -206,6 +219,15 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 		ev.Str("error", c.code)
 	}
 	ev.Msg("request")
+}
+
+// observe hands the finished call to the metrics.
+func (h *Handler) observe(c *call, r *http.Request, start time.Time) {
+	if h.metrics == nil {
+		return
+	}
+	h.metrics.Done(Observation{Tenant: c.tenant, Method: r.Method, Family: FamilyOf(r.URL.Path),
+		Status: c.statusCode(), Total: time.Since(start), Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed})
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
