@@ -34,6 +34,15 @@ type Config struct {
 	// for a Unix socket). When the key is absent it is 127.0.0.1:8080 (loopback only); an empty
 	// value is an error.
 	Listen string `yaml:"listen"`
+	// AdminListen is where /healthz, /readyz and /metrics are served, host:port. Unset: on
+	// Listen, ahead of the proxy. Set it when Listen is exposed beyond the host.
+	AdminListen string `yaml:"admin_listen"`
+	// ShutdownTimeout is how long in-flight calls may run after SIGTERM/SIGINT before they are
+	// cancelled. Zero means 30 s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// WatchConfig reloads the configuration when its file changes (as SIGHUP does). Unset:
+	// true.
+	WatchConfig bool `yaml:"watch_config"`
 	// Log selects the log level and format. Unset: info, json.
 	Log LogConfig `yaml:"log"`
 	// Cloud selects the Microsoft cloud and any endpoint overrides. Unset: the public cloud with
@@ -144,6 +153,9 @@ func defaultConfig() Config {
 		Log:     LogConfig{Level: "info", Format: "json"},
 		Cloud:   CloudConfig{Name: "public"},
 		Routing: RoutingConfig{TenantHeader: "X-Tenant-ID", Region: routing.Global},
+
+		ShutdownTimeout: 30 * time.Second,
+		WatchConfig:     true,
 	}
 }
 
@@ -372,6 +384,16 @@ func (c *Config) validate() []Problem {
 		add("log.format", "%q is not a log format (want %s)", c.Log.Format, strings.Join(logFormats, ", "))
 	}
 
+	if c.AdminListen != "" {
+		if msg := checkListen(c.AdminListen); msg != "" {
+			add("admin_listen", "%s", msg)
+		} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			add("admin_listen", "%q is also listen; leave admin_listen unset to serve both on one listener", c.AdminListen)
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		add("shutdown_timeout", "%v is negative", c.ShutdownTimeout)
+	}
 	if c.Limits.UpstreamTimeout < 0 {
 		add("limits.upstream_timeout", "%v is negative", c.Limits.UpstreamTimeout)
 	}
