@@ -39,9 +39,8 @@ func classIndex(status int) int {
 // tenantSeries are one tenant's counters. counters is copy-on-write: readers load it without
 // a lock; a miss takes mu, re-checks and appends.
 type tenantSeries struct {
-	name      string
-	region    *regionSeries
-	throttled prometheus.Counter
+	name   string
+	region *regionSeries
 
 	counters atomic.Pointer[[]keyedCounter]
 	mu       sync.Mutex // serializes additions to counters
@@ -57,7 +56,18 @@ type keyedCounter struct {
 type regionSeries struct {
 	name            string
 	total, upstream []atomic.Pointer[observer]
-	up              prometheus.Gauge
+	up              atomic.Pointer[gauge] // made when MDE is first reached or missed
+}
+
+type gauge struct{ prometheus.Gauge }
+
+func (rs *regionSeries) upGauge(vec *prometheus.GaugeVec) prometheus.Gauge {
+	if g := rs.up.Load(); g != nil {
+		return g.Gauge
+	}
+	g := &gauge{vec.WithLabelValues(rs.name)}
+	rs.up.CompareAndSwap(nil, g)
+	return g.Gauge
 }
 
 type observer struct{ prometheus.Observer }
@@ -91,16 +101,16 @@ func (r *Registry) Done(o proxy.Observation) {
 	key := uint16(methodIndex(o.Method))<<12 | uint16(o.Family)<<4 | uint16(classIndex(o.Status))
 	ts.counter(r, key, o).Inc()
 	if o.Status == http.StatusTooManyRequests && o.Reached {
-		ts.throttled.Inc()
+		r.throttled.WithLabelValues(ts.name).Inc() // rare: resolved when it happens
 	}
 	rs := ts.region
 	rs.observer(r.total, rs.total, o.Family).Observe(o.Total.Seconds())
 	switch {
 	case o.Reached:
 		rs.observer(r.upstream, rs.upstream, o.Family).Observe(o.Upstream.Seconds())
-		rs.up.Set(1)
+		rs.upGauge(r.regionUp).Set(1)
 	case o.UpstreamFailed:
-		rs.up.Set(0)
+		rs.upGauge(r.regionUp).Set(0)
 	}
 }
 
@@ -108,8 +118,7 @@ func (r *Registry) tenantSeries(tn *routing.Tenant) *tenantSeries {
 	if v, ok := r.tenants.Load(tn); ok {
 		return v.(*tenantSeries)
 	}
-	ts := &tenantSeries{name: tn.Name, region: r.regionSeries(tn.Endpoint.Region),
-		throttled: r.throttled.WithLabelValues(tn.Name)}
+	ts := &tenantSeries{name: tn.Name, region: r.regionSeries(tn.Endpoint.Region)}
 	ts.counters.Store(new([]keyedCounter))
 	v, _ := r.tenants.LoadOrStore(tn, ts)
 	return v.(*tenantSeries)
@@ -121,7 +130,7 @@ func (r *Registry) regionSeries(region string) *regionSeries {
 	}
 	n := len(proxy.Families())
 	rs := &regionSeries{name: region, total: make([]atomic.Pointer[observer], n),
-		upstream: make([]atomic.Pointer[observer], n), up: r.regionUp.WithLabelValues(region)}
+		upstream: make([]atomic.Pointer[observer], n)}
 	v, _ := r.regions.LoadOrStore(region, rs)
 	return v.(*regionSeries)
 }

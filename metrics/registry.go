@@ -150,7 +150,7 @@ func (r *Registry) Retain(live []*routing.Tenant) {
 	gone := map[string]bool{}
 	r.tenants.Range(func(k, _ any) bool {
 		tn := k.(*routing.Tenant)
-		if !keep[tn] {
+		if !keep[tn] && tn != noTenant {
 			r.tenants.Delete(k)
 			if !names[tn.Name] {
 				gone[tn.Name] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/internal/emulator"
+	"github.com/mdegate/mdegate/metrics"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -40,6 +41,19 @@ func BenchmarkForward(b *testing.B) {
 }
 
 func benchForward(b *testing.B, nTenants int, logging bool) {
+	benchForwardWith(b, nTenants, logging, nil)
+}
+
+// BenchmarkForwardMetrics is BenchmarkForward's logged path with the Prometheus metrics on.
+func BenchmarkForwardMetrics(b *testing.B) {
+	for _, tenants := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("tenants=%d", tenants), func(b *testing.B) {
+			benchForwardWith(b, tenants, true, metrics.New(metrics.Options{}))
+		})
+	}
+}
+
+func benchForwardWith(b *testing.B, nTenants int, logging bool, m proxy.Metrics) {
 	// Entra: the emulator; only the tenants the load uses are warmed.
 	const used = 100
 	et := make([]emulator.Tenant, 0, used)
@@ -84,7 +98,7 @@ func benchForward(b *testing.B, nTenants int, logging bool) {
 	if logging {
 		log = zerolog.New(io.Discard).With().Timestamp().Logger()
 	}
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log})
+	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, Metrics: m})
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 
@@ -113,6 +127,12 @@ func benchForward(b *testing.B, nTenants int, logging bool) {
 // BenchmarkHandlerOnly is the gateway's own share: the same path with the client side and the
 // upstream reduced to what the handler cannot avoid (allocs/op here are the gateway's).
 func BenchmarkHandlerOnly(b *testing.B) {
+	for _, withMetrics := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", withMetrics), func(b *testing.B) { benchHandlerOnly(b, withMetrics) })
+	}
+}
+
+func benchHandlerOnly(b *testing.B, withMetrics bool) {
 	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
 		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
 	if err != nil {
@@ -130,8 +150,12 @@ func BenchmarkHandlerOnly(b *testing.B) {
 	}
 	routes, _ := routing.New(routing.Options{Regions: map[string]string{routing.Global: "https://mde.invalid"},
 		Tenants: []routing.TenantOptions{{Name: "t0", ID: tenantID(0)}}})
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
-		Logger: zerolog.New(io.Discard).With().Timestamp().Logger()})
+	opts := proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
+		Logger: zerolog.New(io.Discard).With().Timestamp().Logger()}
+	if withMetrics {
+		opts.Metrics = metrics.New(metrics.Options{})
+	}
+	h := proxy.New(opts)
 	req := httptest.NewRequest("GET", "/api/alerts", nil)
 	req.Header.Set("X-Tenant-ID", "t0")
 	b.ReportAllocs()

@@ -34,6 +34,7 @@ func TestReadyzStates(t *testing.T) {
 		t.Fatalf("northwind: %d %s, want 503", resp.StatusCode, body)
 	}
 	status, body := getURL(t, g.URL+"/readyz")
+	_, _ = g.adminBodies.Write([]byte(body))
 	if status != 200 {
 		t.Fatalf("/readyz %d: %s", status, body)
 	}
@@ -115,6 +116,7 @@ func TestMetricsNamesAndLabels(t *testing.T) {
 	}
 	g.logs.waitLines(t, "request", 6)
 	status, body := getURL(t, g.URL+"/metrics")
+	_, _ = g.adminBodies.Write([]byte(body))
 	if status != 200 {
 		t.Fatalf("/metrics %d", status)
 	}

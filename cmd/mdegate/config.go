@@ -60,6 +60,7 @@ type Config struct {
 	Limits  LimitsConfig   `yaml:"limits"`
 
 	path string // file it came from, for messages ("" for a reader)
+	file string // the file LoadConfig read, which a reload reads again; "" when not from a file
 }
 
 // LogConfig is the log section.
@@ -217,7 +218,11 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	return ParseConfig(f, path)
+	cfg, err := ParseConfig(f, path)
+	if cfg != nil {
+		cfg.file = path
+	}
+	return cfg, err
 }
 
 // ParseConfig reads a configuration from r; path only names it in messages. It applies the

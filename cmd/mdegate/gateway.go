@@ -57,7 +57,7 @@ type servedListener struct {
 }
 
 func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
-	gw := &gateway{path: cfg.path, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 2)}
+	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 2)}
 	gw.log = gw.sink.logger()
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus})
 	gw.adminMux = gw.adminHandler()

@@ -83,7 +83,8 @@ type testGateway struct {
 	done         chan error
 	stopped      bool
 	runErr       error
-	extraSecrets []string // other secrets the log must not hold
+	extraSecrets []string   // other secrets the log must not hold
+	adminBodies  syncBuffer // what /readyz and /metrics answered, checked like the log
 }
 
 // startGateway starts the demo emulator (tweaked by opts) and `mdegate serve` against it with
@@ -148,7 +149,7 @@ func startGateway(t *testing.T, extra string, opts ...func(*emulator.Options)) *
 // emulator saw, and anything shaped like a bearer header or a JWT.
 func checkNoSecrets(t *testing.T, g *testGateway) {
 	t.Helper()
-	logs := g.logs.String()
+	logs := g.logs.String() + g.adminBodies.String()
 	needles := append([]string{g.secret, "Bearer ", "eyJ"}, g.extraSecrets...)
 	for _, s := range g.emu.Requests() {
 		if _, tok, ok := strings.Cut(s.Header.Get("Authorization"), " "); ok && tok != "" {
