@@ -40,6 +40,7 @@ type gateway struct {
 	wg        sync.WaitGroup // Serve goroutines
 	fatal     chan error     // a listener failed for another reason than being closed
 	loadedSum [32]byte       // hash of the config file content in use; run goroutine only
+	gens      []*generation  // generations not known to be drained; run goroutine only
 }
 
 // listeners are the listeners being served.
@@ -236,8 +237,42 @@ func (gw *gateway) shutdown() error {
 	}
 	gw.wg.Wait()
 	gw.close()
+	gw.waitDrained(drainGrace)
 	gw.log.Info().Msg("stopped")
 	return err
+}
+
+// drainGrace bounds the wait, after the servers closed, for handlers that were cancelled to
+// return and release their generation (whose token source then stops its refreshes).
+const drainGrace = 5 * time.Second
+
+// waitDrained waits until every generation has closed its resources, or d has passed.
+func (gw *gateway) waitDrained(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, g := range gw.gens {
+		select {
+		case <-g.drained:
+		case <-t.C:
+			gw.log.Warn().Msg("calls still running after shutdown")
+			return
+		}
+	}
+	gw.gens = nil
+}
+
+// forgetDrained drops the generations that have closed, so gens does not grow with reloads.
+func (gw *gateway) forgetDrained() {
+	live := gw.gens[:0]
+	for _, g := range gw.gens {
+		select {
+		case <-g.drained:
+		default:
+			live = append(live, g)
+		}
+	}
+	clear(gw.gens[len(live):])
+	gw.gens = live
 }
 
 // close drops the gateway's reference on the current generation.

@@ -27,7 +27,8 @@ type generation struct {
 
 	// refs is 1 while the generation is current, plus 1 per request running on it. It never
 	// rises again once it reached 0: acquire refuses a drained generation.
-	refs atomic.Int64
+	refs    atomic.Int64
+	drained chan struct{} // closed once the last reference is gone and resources are closed
 }
 
 // acquire takes a reference unless the generation is drained.
@@ -48,6 +49,7 @@ func (g *generation) release() {
 	if g.refs.Add(-1) == 0 {
 		g.transport.release()
 		g.tokens.release()
+		close(g.drained)
 	}
 }
 
@@ -147,6 +149,8 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		}),
 	}
 	g.refs.Store(1)
+	g.drained = make(chan struct{})
+	gw.gens = append(gw.gens, g)
 	return g, nil
 }
 

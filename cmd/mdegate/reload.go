@@ -185,6 +185,7 @@ func (gw *gateway) apply(cfg *Config) error {
 		retire(oldLs.admin)
 	}
 	old.release() // closed when its last request returns
+	gw.forgetDrained()
 	gw.metrics.Retain(g.routes.Tenants())
 	gw.metrics.Reloaded(true)
 
