@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // getURL fetches a URL and returns the status and body.
@@ -114,8 +115,18 @@ func TestMetricsNamesAndLabels(t *testing.T) {
 	} {
 		g.do(t, "GET", c.path, c.tenant, nil)
 	}
-	g.logs.waitLines(t, "request", 6)
-	status, body := getURL(t, g.URL+"/metrics")
+	// A call is counted just after its log line is written: wait until none is in flight
+	// but the scrape itself.
+	var status int
+	var body string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, body = getURL(t, g.URL+"/metrics")
+		if strings.Contains(body, "mdegate_requests_in_flight 0\n") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	_, _ = g.adminBodies.Write([]byte(body))
 	if status != 200 {
 		t.Fatalf("/metrics %d", status)
