@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/internal/emulator"
+	"github.com/mdegate/mdegate/internal/metrics"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -50,6 +51,19 @@ func onOff(on bool) string {
 }
 
 func benchForward(b *testing.B, nTenants int, logging, links bool) {
+	benchForwardWith(b, nTenants, logging, links, nil)
+}
+
+// BenchmarkForwardMetrics is BenchmarkForward's logged path with the Prometheus metrics on.
+func BenchmarkForwardMetrics(b *testing.B) {
+	for _, tenants := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("tenants=%d", tenants), func(b *testing.B) {
+			benchForwardWith(b, tenants, true, true, metrics.New(metrics.Options{}))
+		})
+	}
+}
+
+func benchForwardWith(b *testing.B, nTenants int, logging, links bool, m proxy.Metrics) {
 	// Entra: the emulator; only the tenants the load uses are warmed.
 	const used = 100
 	et := make([]emulator.Tenant, 0, used)
@@ -94,7 +108,7 @@ func benchForward(b *testing.B, nTenants int, logging, links bool) {
 	if logging {
 		log = zerolog.New(io.Discard).With().Timestamp().Logger()
 	}
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links})
+	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links, Metrics: m})
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 
@@ -123,6 +137,12 @@ func benchForward(b *testing.B, nTenants int, logging, links bool) {
 // BenchmarkHandlerOnly is the gateway's own share: the same path with the client side and the
 // upstream reduced to what the handler cannot avoid (allocs/op here are the gateway's).
 func BenchmarkHandlerOnly(b *testing.B) {
+	for _, withMetrics := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", withMetrics), func(b *testing.B) { benchHandlerOnly(b, withMetrics) })
+	}
+}
+
+func benchHandlerOnly(b *testing.B, withMetrics bool) {
 	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
 		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
 	if err != nil {
@@ -140,8 +160,12 @@ func BenchmarkHandlerOnly(b *testing.B) {
 	}
 	routes, _ := routing.New(routing.Options{Regions: map[string]string{routing.Global: "https://mde.invalid"},
 		Tenants: []routing.TenantOptions{{Name: "t0", ID: tenantID(0)}}})
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
-		Logger: zerolog.New(io.Discard).With().Timestamp().Logger()})
+	opts := proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
+		Logger: zerolog.New(io.Discard).With().Timestamp().Logger()}
+	if withMetrics {
+		opts.Metrics = metrics.New(metrics.Options{})
+	}
+	h := proxy.New(opts)
 	req := httptest.NewRequest("GET", "/api/alerts", nil)
 	req.Header.Set("X-Tenant-ID", "t0")
 	b.ReportAllocs()

@@ -75,6 +75,8 @@ type Options struct {
 	// KeepLinks leaves @odata links and Location headers as MDE wrote them. False (the
 	// default) rewrites those that point at an MDE host to the gateway (see links.go).
 	KeepLinks bool
+	// Metrics observes every call. Nil means none.
+	Metrics Metrics
 }
 
 // DefaultMaxBody is the request body cap when Options.MaxBody is zero: MDE's largest documented
@@ -88,6 +90,7 @@ type Handler struct {
 	tenantHeader string // canonical form
 	missing      *apiError
 	log          zerolog.Logger
+	metrics      Metrics
 	rp           *httputil.ReverseProxy
 
 	families      *families
@@ -112,6 +115,7 @@ func New(opts Options) *Handler {
 		tokens:       opts.Tokens,
 		tenantHeader: textproto.CanonicalMIMEHeaderKey(opts.TenantHeader),
 		log:          opts.Logger,
+		metrics:      opts.Metrics,
 	}
 	if h.tenantHeader == "" {
 		h.tenantHeader = "X-Tenant-Id"
@@ -179,6 +183,8 @@ type call struct {
 	path         string        // the cleaned path forwarded; "" until decided
 	in           *http.Request // the request as the caller sent it
 	linkPrefix   string        // "/tenants/{name}" when the caller used the path prefix
+	reached      bool          // MDE answered
+	failed       bool          // the round trip to MDE failed
 }
 
 type callKey struct{}
@@ -187,6 +193,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{recorder: recorder{ResponseWriter: w}, id: requestID(r.Header["X-Request-Id"]), in: r}
 	w.Header()["X-Request-Id"] = []string{c.id}
+	if h.metrics != nil {
+		h.metrics.Start()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// ReverseProxy aborts a response whose body copy failed mid-stream.
@@ -194,9 +203,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				c.code = "UpstreamAborted"
 			}
 			h.logCall(c, r, start)
+			h.observe(c, r, start)
 			panic(p)
 		}
 		h.logCall(c, r, start)
+		h.observe(c, r, start)
 	}()
 
 	// Who is calling.
@@ -224,6 +235,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(c, errNotAPI)
 		return
 	}
+	c.family = h.families.classify(fwd)
 	if cl != nil {
 		if err := cl.mayCall(r.Method, lower); err != nil {
 			h.fail(c, err)
@@ -247,7 +259,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tenant = tn
-	c.family = h.families.classify(fwd)
 	c.cands = h.routes.Candidates(tn)
 	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
 	if cl != nil {
@@ -306,6 +317,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.upstream = time.Since(c.sent)
+	c.reached = true
 	delete(resp.Header, "X-Request-Id") // ours is already set; do not send two
 	if h.links != nil {
 		h.links.rewrite(resp, c)
@@ -326,6 +338,7 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	// A quota refusal or a body over the cap is not the upstream's failure.
 	if th := (*ThrottledError)(nil); !errors.As(err, &th) && describe(err).Status >= 500 {
+		c.failed = true
 		h.log.Warn().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
 			Str("region", c.ep.Region).Err(err).Msg("upstream failed")
 	}
@@ -368,6 +381,22 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 		ev.Str("error", c.code)
 	}
 	ev.Msg("request")
+}
+
+// observe hands the finished call to the metrics.
+func (h *Handler) observe(c *call, r *http.Request, start time.Time) {
+	if h.metrics == nil {
+		return
+	}
+	o := Observation{Tenant: c.tenant, Method: r.Method, Family: FamilyOther,
+		Status: c.statusCode(), Total: time.Since(start), Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed}
+	if c.family != nil {
+		o.Family = FamilyIndex(c.family.Index)
+	}
+	if c.ep != nil {
+		o.Region = c.ep.Region
+	}
+	h.metrics.Done(o)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -42,6 +42,9 @@ type Options struct {
 	Logger zerolog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// OnFetch, when set, is called after every token request to Entra with the tenant, how
+	// long it took, and nil or the failure (metrics). It must not block. Nil means no call.
+	OnFetch func(tenantID string, took time.Duration, err *Error)
 }
 
 // Token is a bearer token ready to inject.
@@ -61,6 +64,7 @@ type Source struct {
 	timeout time.Duration
 	log     zerolog.Logger
 	now     func() time.Time
+	onFetch func(tenantID string, took time.Duration, err *Error)
 
 	entries sync.Map // tenant ID -> *entry
 	group   singleflight.Group
@@ -121,6 +125,7 @@ func New(opts Options) (*Source, error) {
 		timeout: opts.FetchTimeout,
 		log:     opts.Logger,
 		now:     opts.Now,
+		onFetch: opts.OnFetch,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
@@ -270,6 +275,9 @@ func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
 		e.mu.Unlock()
 		s.log.Warn().Str("tenant_id", tenantID).Str("code", te.Code).Int("status", te.Status).
 			Int("failures", failures).Str("hint", te.Hint()).Msg("token fetch failed")
+		if s.onFetch != nil {
+			s.onFetch(tenantID, now.Sub(start), te)
+		}
 		return nil, te
 	}
 	h := schedule(Token{Bearer: "Bearer " + res.AccessToken, ExpiresOn: res.ExpiresOn}, now)
@@ -279,6 +287,9 @@ func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
 	e.mu.Unlock()
 	s.log.Info().Str("tenant_id", tenantID).Time("expires", res.ExpiresOn).
 		Dur("fetch_ms", now.Sub(start)).Msg("token fetched")
+	if s.onFetch != nil {
+		s.onFetch(tenantID, now.Sub(start), nil)
+	}
 	return h, nil
 }
 

@@ -34,6 +34,15 @@ type Config struct {
 	// for a Unix socket). When the key is absent it is 127.0.0.1:8080 (loopback only); an empty
 	// value is an error.
 	Listen string `yaml:"listen"`
+	// AdminListen is where /healthz, /readyz and /metrics are served, host:port. Unset: on
+	// Listen, ahead of the proxy. Set it when Listen is exposed beyond the host.
+	AdminListen string `yaml:"admin_listen"`
+	// ShutdownTimeout is how long in-flight calls may run after SIGTERM/SIGINT before they are
+	// cancelled. Zero means 30 s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// WatchConfig reloads the configuration when its file changes (as SIGHUP does). Unset:
+	// true.
+	WatchConfig bool `yaml:"watch_config"`
 	// Log selects the log level and format. Unset: info, json.
 	Log LogConfig `yaml:"log"`
 	// Cloud selects the Microsoft cloud and any endpoint overrides. Unset: the public cloud with
@@ -67,6 +76,7 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	path string // file it came from, for messages ("" for a reader)
+	file string // the file LoadConfig read, which a reload reads again; "" when not from a file
 }
 
 // LogConfig is the log section.
@@ -181,6 +191,9 @@ func defaultConfig() Config {
 		Log:     LogConfig{Level: "info", Format: "json"},
 		Cloud:   CloudConfig{Name: "public"},
 		Routing: RoutingConfig{TenantHeader: "X-Tenant-ID", Region: routing.Global},
+
+		ShutdownTimeout: 30 * time.Second,
+		WatchConfig:     true,
 	}
 }
 
@@ -242,7 +255,11 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	return ParseConfig(f, path)
+	cfg, err := ParseConfig(f, path)
+	if cfg != nil {
+		cfg.file = path
+	}
+	return cfg, err
 }
 
 // ParseConfig reads a configuration from r; path only names it in messages. It applies the
@@ -410,6 +427,16 @@ func (c *Config) validate() []Problem {
 		add("log.format", "%q is not a log format (want %s)", c.Log.Format, strings.Join(logFormats, ", "))
 	}
 
+	if c.AdminListen != "" {
+		if msg := checkListen(c.AdminListen); msg != "" {
+			add("admin_listen", "%s", msg)
+		} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			add("admin_listen", "%q is also listen; leave admin_listen unset to serve both on one listener", c.AdminListen)
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		add("shutdown_timeout", "%v is negative", c.ShutdownTimeout)
+	}
 	if c.Limits.UpstreamTimeout < 0 {
 		add("limits.upstream_timeout", "%v is negative", c.Limits.UpstreamTimeout)
 	}

@@ -156,6 +156,16 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 1: listen: "127.0.0.1:http": port "http" is not a number`}},
 		{name: "listen relative unix socket", yaml: "listen: unix:mdegate.sock\n" + minimal,
 			want: []string{`line 1: listen: "unix:mdegate.sock": the socket path must be absolute`}},
+		{name: "admin_listen not host:port", yaml: "admin_listen: localhost\n" + minimal,
+			want: []string{`line 1: admin_listen: "localhost" is not host:port or unix:/path`}},
+		{name: "admin_listen same as listen", yaml: "listen: 127.0.0.1:8080\nadmin_listen: 127.0.0.1:8080\n" + minimal,
+			want: []string{`line 2: admin_listen: "127.0.0.1:8080" is also listen`}},
+		{name: "shutdown_timeout negative", yaml: "shutdown_timeout: -1s\n" + minimal,
+			want: []string{`line 1: shutdown_timeout: -1s is negative`}},
+		{name: "shutdown_timeout not a duration", yaml: "shutdown_timeout: soon\n" + minimal,
+			want: []string{`line 1: shutdown_timeout: expected a duration such as 30s or 5m`}},
+		{name: "watch_config not a bool", yaml: "watch_config: maybe\n" + minimal,
+			want: []string{`line 1: watch_config: expected true or false`}},
 
 		// log
 		{name: "log level and format", yaml: lines("log:", "  level: verbose", "  format: text") + minimal,

@@ -71,13 +71,23 @@ func (s *syncBuffer) waitLines(t *testing.T, msg string, n int) []map[string]any
 // testGateway is the real CLI (run "serve") in front of the demo's emulator.
 type testGateway struct {
 	URL    string // http://127.0.0.1:PORT
+	Admin  string // http://127.0.0.1:PORT of admin_listen; "" when it is not set
 	emu    *emulator.Emulator
 	logs   *syncBuffer
 	secret string
 	config string       // path of the config file
+	ca     string       // path of the emulator's CA file
 	keys   []string     // callers' keys, which must not reach the log either
 	client *http.Client // nil: http.DefaultClient
 	TLSURL string       // https://127.0.0.1:PORT when a tls section is configured
+
+	reloads      chan struct{} // a send reloads, as SIGHUP does
+	cancel       context.CancelFunc
+	done         chan error
+	stopped      bool
+	runErr       error
+	extraSecrets []string   // other secrets the log must not hold
+	adminBodies  syncBuffer // what /readyz and /metrics answered, checked like the log
 }
 
 // startGateway starts the demo emulator (tweaked by opts) and `mdegate serve` against it with
@@ -109,13 +119,15 @@ func startGatewayAt(t *testing.T, listen, extra string, opts ...func(*emulator.O
 	if err := os.WriteFile(cfgPath, []byte(demoYAML(emu, listen, secret, ca, extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath}
+	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath, ca: ca,
+		reloads: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	g.cancel = cancel
+	ctx = withReloadTrigger(ctx, g.reloads)
+	done := g.done
 	go func() { done <- run(ctx, []string{"serve", "-config", cfgPath}, g.logs, g.logs) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := g.stop(); err != nil {
 			t.Errorf("run: %v", err)
 		}
 		emu.Close()
@@ -136,6 +148,9 @@ func startGatewayAt(t *testing.T, listen, extra string, opts ...func(*emulator.O
 			if tl, ok := l["tls_listen"].(string); ok {
 				g.TLSURL = "https://" + tl
 			}
+			if a, ok := l["admin_listen"].(string); ok {
+				g.Admin = "http://" + a
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -146,8 +161,9 @@ func startGatewayAt(t *testing.T, listen, extra string, opts ...func(*emulator.O
 // emulator saw, and anything shaped like a bearer header or a JWT.
 func checkNoSecrets(t *testing.T, g *testGateway) {
 	t.Helper()
-	logs := g.logs.String()
+	logs := g.logs.String() + g.adminBodies.String()
 	needles := append([]string{g.secret, "Bearer ", "eyJ"}, g.keys...)
+	needles = append(needles, g.extraSecrets...)
 	for _, s := range g.emu.Requests() {
 		if _, tok, ok := strings.Cut(s.Header.Get("Authorization"), " "); ok && tok != "" {
 			needles = append(needles, tok)
@@ -204,4 +220,61 @@ func mdeError(t *testing.T, body []byte) (code, message, target string) {
 		t.Fatalf("not an MDE error body: %q", body)
 	}
 	return e.Error.Code, e.Error.Message, e.Error.Target
+}
+
+// stop ends `mdegate serve` as SIGTERM does and returns what run returned. Later calls
+// return the same.
+func (g *testGateway) stop() error {
+	if !g.stopped {
+		g.stopped = true
+		g.cancel()
+		g.runErr = <-g.done
+	}
+	return g.runErr
+}
+
+// writeConfig replaces the config file the way editors do (a new file renamed over it) with
+// the demo config for listen, with extra appended and then edit applied.
+func (g *testGateway) writeConfig(t *testing.T, listen, extra string, edit ...func(string) string) {
+	t.Helper()
+	y := demoYAML(g.emu, listen, g.secret, g.ca, extra)
+	for _, e := range edit {
+		y = e(y)
+	}
+	tmp := g.config + ".tmp"
+	if err := os.WriteFile(tmp, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, g.config); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reload triggers a reload and waits for its outcome; it reports whether it was applied.
+func (g *testGateway) reload(t *testing.T) bool {
+	t.Helper()
+	ok, refused := len(g.logs.lines(t, "config reloaded")), len(g.logs.lines(t, "config reload refused"))
+	select {
+	case g.reloads <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway did not take the reload")
+	}
+	return g.waitReload(t, ok, refused)
+}
+
+// waitReload waits until the log has one more reload outcome than ok and refused say.
+func (g *testGateway) waitReload(t *testing.T, ok, refused int) bool {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(g.logs.lines(t, "config reloaded")) > ok {
+			return true
+		}
+		if len(g.logs.lines(t, "config reload refused")) > refused {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no reload outcome logged:\n%s", g.logs)
+	return false
 }

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdegate/mdegate/proxy"
+	"github.com/mdegate/mdegate/routing"
+	"github.com/mdegate/mdegate/tokens"
+)
+
+// A generation is everything one configuration builds: routing table, token source, transport
+// and proxy handler. A reload builds a new generation and swaps it in atomically; requests
+// already running finish on the generation they started with, which is then closed when its
+// last request returns.
+type generation struct {
+	cfg       *Config
+	routes    *routing.Table
+	tokens    *sharedSource
+	transport *sharedTransport
+	handler   *proxy.Handler
+	loaded    time.Time
+	// stopProber stops this generation's region prober (a no-op when no tenant uses auto).
+	stopProber func()
+
+	// refs is 1 while the generation is current, plus 1 per request running on it. It never
+	// rises again once it reached 0: acquire refuses a drained generation.
+	refs    atomic.Int64
+	drained chan struct{} // closed once the last reference is gone and resources are closed
+}
+
+// acquire takes a reference unless the generation is drained.
+func (g *generation) acquire() bool {
+	for {
+		n := g.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference; the last one closes the generation's resources.
+func (g *generation) release() {
+	if g.refs.Add(-1) == 0 {
+		g.stopProber()
+		g.transport.release()
+		g.tokens.release()
+		close(g.drained)
+	}
+}
+
+// sharedSource is a token source shared by the generations whose app credentials are the
+// same, so a reload that leaves the app alone keeps every cached token.
+type sharedSource struct {
+	*tokens.Source
+	key  string // credentialKey of the config it was built from
+	refs atomic.Int64
+}
+
+func (s *sharedSource) release() {
+	if s.refs.Add(-1) == 0 {
+		s.Close()
+	}
+}
+
+// sharedTransport is the transport to MDE, shared by the generations with the same trusted
+// roots and upstream timeout, so a reload keeps the warm connections.
+type sharedTransport struct {
+	*http.Transport
+	key  string
+	refs atomic.Int64
+}
+
+func (t *sharedTransport) release() {
+	if t.refs.Add(-1) == 0 {
+		t.CloseIdleConnections()
+	}
+}
+
+func transportKey(c *Config, headerTimeout time.Duration) string {
+	sum := sha256.Sum256(c.Cloud.caPEM)
+	return hex.EncodeToString(sum[:]) + "/" + headerTimeout.String()
+}
+
+// credentialKey identifies what a token source is built from: authority, app, credential,
+// scope and trusted roots. It is a hash, so the secret is not kept twice in memory.
+func credentialKey(c *Config) string {
+	h := sha256.New()
+	for _, s := range []string{c.Cloud.cloud.LoginEndpoint, c.App.ClientID, c.App.Scope, c.App.secret} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, cert := range c.App.certs {
+		h.Write(cert.Raw)
+	}
+	h.Write([]byte{0})
+	h.Write(c.Cloud.caPEM)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// newGeneration builds a generation from cfg, reusing prev's token source when the app
+// credentials are unchanged. onFetch receives the token source's fetch reports.
+func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, error) {
+	routes, err := routing.New(cfg.routingOptions())
+	if err != nil {
+		return nil, err
+	}
+	roots, err := cfg.roots()
+	if err != nil {
+		return nil, err
+	}
+	clients := cfg.proxyClients()
+	if err := proxy.CheckClients(clients, routes); err != nil {
+		return nil, err
+	}
+	families, headerTimeout := cfg.Limits.proxyLimits()
+	key := credentialKey(cfg)
+	var src *sharedSource
+	if prev != nil && prev.tokens.key == key {
+		src = prev.tokens
+	} else {
+		s, err := gw.newSource(cfg, roots)
+		if err != nil {
+			return nil, err
+		}
+		src = &sharedSource{Source: s, key: key}
+	}
+	src.refs.Add(1)
+	var transport *sharedTransport
+	if tkey := transportKey(cfg, headerTimeout); prev != nil && prev.transport.key == tkey {
+		transport = prev.transport
+	} else {
+		transport = &sharedTransport{Transport: proxy.NewTransport(roots, headerTimeout), key: tkey}
+	}
+	transport.refs.Add(1)
+	var limiter proxy.Limiter
+	if cfg.Limits.shaping() {
+		limiter = proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: tenantIDs(routes)})
+	}
+	g := &generation{
+		cfg:        cfg,
+		routes:     routes,
+		tokens:     src,
+		transport:  transport,
+		loaded:     gw.now(),
+		stopProber: func() {},
+		handler: proxy.New(proxy.Options{
+			Routes:       routes,
+			Tokens:       src.Source,
+			Transport:    transport.Transport,
+			TenantHeader: cfg.Routing.TenantHeader,
+			// The per-call logger has its level fixed, so a disabled level costs nothing.
+			Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
+			Metrics: gw.metrics,
+
+			Clients:         clients,
+			MaxBody:         cfg.Limits.MaxBody,
+			Limiter:         limiter,
+			MaxWait:         cfg.Limits.MaxWait,
+			Families:        families,
+			UpstreamTimeout: cfg.Limits.UpstreamTimeout,
+			HeaderTimeout:   headerTimeout,
+			HostSuffix:      cfg.Routing.HostSuffix,
+			DefaultTenant:   cfg.Routing.DefaultTenant,
+			PublicURL:       cfg.publicURL(),
+			TrustedProxies:  cfg.trustedProxies(),
+		}),
+	}
+	if usesAuto(routes) {
+		// The first probe round (bounded to a few seconds) runs before the generation serves.
+		g.stopProber = startProber(context.Background(), cfg, routes, roots, gw.log)
+	}
+	g.refs.Store(1)
+	g.drained = make(chan struct{})
+	gw.gens = append(gw.gens, g)
+	return g, nil
+}
+
+func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Source, error) {
+	opts := cfg.tokenOptions(&http.Client{Transport: proxy.NewTransport(roots, 0)}, gw.log)
+	opts.OnFetch = func(tenantID string, took time.Duration, err *tokens.Error) {
+		name := tenantID
+		if g := gw.cur.Load(); g != nil {
+			if tn, rerr := g.routes.Resolve(tenantID); rerr == nil {
+				name = tn.Name
+			}
+		}
+		gw.metrics.TokenFetched(name, took, err)
+	}
+	return tokens.New(opts)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// logSink is where every log line goes. Its level and format swap atomically on a reload, so
+// long-lived loggers (the token source's, the server's) follow the new log section without
+// being rebuilt.
+type logSink struct {
+	out    io.Writer
+	active atomic.Pointer[sinkState]
+}
+
+type sinkState struct {
+	level zerolog.Level
+	w     io.Writer // out, or a console writer over it
+}
+
+var _ zerolog.LevelWriter = (*logSink)(nil)
+
+func newLogSink(out io.Writer, lc LogConfig) *logSink {
+	s := &logSink{out: out}
+	s.set(lc)
+	return s
+}
+
+// set applies a log section.
+func (s *logSink) set(lc LogConfig) {
+	st := &sinkState{level: parseLevel(lc.Level), w: s.out}
+	if lc.Format == "console" {
+		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: time.RFC3339}
+	}
+	s.active.Store(st)
+}
+
+func (s *logSink) level() zerolog.Level { return s.active.Load().level }
+
+func (s *logSink) Write(p []byte) (int, error) { return s.active.Load().w.Write(p) }
+
+func (s *logSink) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	st := s.active.Load()
+	if l < st.level {
+		return len(p), nil
+	}
+	return st.w.Write(p)
+}
+
+// logger is a logger over the sink. Its own level stays open: the sink filters, so the level
+// can change under it.
+func (s *logSink) logger() zerolog.Logger {
+	return zerolog.New(s).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+}
+
+func parseLevel(name string) zerolog.Level {
+	level, err := zerolog.ParseLevel(strings.ToLower(name))
+	if err != nil || name == "" {
+		return zerolog.InfoLevel
+	}
+	return level
+}
