@@ -16,7 +16,6 @@ import (
 
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
-	"github.com/mdegate/mdegate/tokens"
 )
 
 // serve wires config → routing → tokens → proxy → server and runs until ctx is done.
@@ -30,7 +29,7 @@ func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := tokens.New(cfg.tokenOptions(&http.Client{Transport: proxy.NewTransport(roots, 0)}, log))
+	src, err := cfg.newTokenSources(&http.Client{Transport: proxy.NewTransport(roots, 0)}, log)
 	if err != nil {
 		return err
 	}
@@ -101,20 +100,6 @@ func (c *Config) routingOptions() routing.Options {
 		o.Tenants = append(o.Tenants, routing.TenantOptions{Name: t.Name, ID: t.ID, Region: t.Region})
 	}
 	return o
-}
-
-// tokenOptions is the token source's view of the config.
-func (c *Config) tokenOptions(client *http.Client, log zerolog.Logger) tokens.Options {
-	return tokens.Options{
-		Authority:  c.Cloud.cloud.LoginEndpoint,
-		ClientID:   c.App.ClientID,
-		Secret:     c.App.secret,
-		Certs:      c.App.certs,
-		Key:        c.App.key,
-		Scope:      c.App.Scope,
-		HTTPClient: client,
-		Logger:     log,
-	}
 }
 
 // roots are the system roots plus cloud.ca_file's certificates.
