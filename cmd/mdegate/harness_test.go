@@ -113,15 +113,7 @@ func startEmulator(t *testing.T, secret string, opts ...func(*emulator.Options))
 // secret or token reached its log.
 func serveGateway(t *testing.T, emu *emulator.Emulator, secret string, config func(caFile string) string) *testGateway {
 	t.Helper()
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, emu.CAPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "mdegate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config(ca)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, emu, config)
 	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -149,6 +141,22 @@ func serveGateway(t *testing.T, emu *emulator.Emulator, secret string, config fu
 		time.Sleep(5 * time.Millisecond)
 	}
 	return g
+}
+
+// writeConfig writes the emulator's CA and the config that config(caFile) returns into a
+// temporary directory and returns the config's path.
+func writeConfig(t *testing.T, emu *emulator.Emulator, config func(caFile string) string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, emu.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "mdegate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config(ca)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
 }
 
 // checkNoSecrets greps the whole log of a gateway run for the client secret, every token the

@@ -5,6 +5,10 @@
 //	mdegate serve -config mdegate.yaml    run the gateway
 //	mdegate demo                          run it against a built-in emulator (no Azure account)
 //	mdegate check-config -config FILE     validate a configuration file
+//	mdegate consent-url -config FILE      the admin consent links to send each customer
+//	mdegate token -config FILE -tenant T  get a tenant's token and check its claims
+//	mdegate check -config FILE            every tenant's token, roles and region at a glance
+//	mdegate healthcheck                   probe a running gateway (the container's HEALTHCHECK)
 //	mdegate version                       print the version
 package main
 
@@ -43,6 +47,15 @@ commands:
   serve -config FILE         run the gateway (default config mdegate.yaml)
   demo [-listen ADDR]        run the gateway against a built-in emulator of Entra and MDE
   check-config -config FILE  validate a configuration file; exit 0 when it is good
+  consent-url -config FILE [-tenant NAME] [-redirect-uri URI]
+                             the admin consent links (legacy and v2) to send each customer
+  token -config FILE -tenant NAME [-raw]
+                             get the tenant's token and check tid, aud, appid, roles and exp;
+                             the token itself is printed only with -raw (alone, on stdout)
+  check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
+                             held, region and its round trip; exit 1 when any tenant is broken
+  healthcheck [-config FILE] [-url URL]
+                             GET the running gateway's /healthz; exit 0 when it answers 200
   version                    print the version
 `
 
@@ -57,6 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "mdegate.yaml", "configuration file")
 	listen := fs.String("listen", "127.0.0.1:8080", "demo: address of the gateway")
+	tenant := fs.String("tenant", "", "consent-url, token: the tenant (name or ID)")
+	raw := fs.Bool("raw", false, "token: print the token itself (alone, on stdout)")
+	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri)")
+	healthURL := fs.String("url", "", "healthcheck: URL to probe (default http://<listen>/healthz from the config)")
 	if err := fs.Parse(args); err != nil {
 		return errReported
 	}
@@ -77,6 +94,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "demo":
 		return demo(ctx, *listen, stdout)
+	case "consent-url":
+		return consentURL(*configPath, *tenant, *redirectURI, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)
+	case "check":
+		return check(ctx, *configPath, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, *configPath, *healthURL, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mdegate", version)
 		return nil
