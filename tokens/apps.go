@@ -29,6 +29,9 @@ func NewApps(def *Source, byTenant map[string]*Source, all []*Source) *Apps {
 
 // Source returns the Source that serves the tenant: one map lookup.
 func (a *Apps) Source(tenantID string) *Source {
+	if len(a.byTenant) == 0 {
+		return a.def // the usual case: one app for every tenant
+	}
 	if s, ok := a.byTenant[tenantID]; ok {
 		return s
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
+	"github.com/mdegate/mdegate/tokens"
 )
 
 // serve wires config → routing → tokens → proxy → server and runs until ctx is done.
@@ -100,6 +101,12 @@ func (c *Config) routingOptions() routing.Options {
 		o.Tenants = append(o.Tenants, routing.TenantOptions{Name: t.Name, ID: t.ID, Region: t.Region})
 	}
 	return o
+}
+
+// tokenOptions is the token source's view of the config's top-level app; tenants with their
+// own app get theirs from newTokenSources.
+func (c *Config) tokenOptions(client *http.Client, log zerolog.Logger) tokens.Options {
+	return c.sourceOptions(&c.App, client, log)
 }
 
 // roots are the system roots plus cloud.ca_file's certificates.
