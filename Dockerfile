@@ -8,15 +8,26 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# VERSION is what `mdegate version` prints: docker build --build-arg VERSION=$(git describe).
 ARG VERSION=dev
+# Static (no cgo, so no libc in the final image), reproducible paths, stripped.
+# cmd/mdegate/image_test.go builds the binary the same way and runs it as the final stage does.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/mdegate ./cmd/mdegate
 
 FROM ${RUNTIME_IMAGE}
+# The runtime base brings the CA roots (/etc/ssl/certs) and nothing else: no shell.
 COPY --from=build /out/mdegate /usr/local/bin/mdegate
-# The gateway writes nothing to disk: tokens live in memory, config is mounted read-only.
+# The gateway writes nothing to disk: tokens live in memory, the config, the secret and any
+# federated token are mounted read-only, so the root filesystem can be read-only
+# (docker run --read-only, Kubernetes readOnlyRootFilesystem). It needs no HOME either.
 # Only tls.acme writes, to tls.acme.storage: mount a writable volume there. A container
 # listening on 0.0.0.0 needs a clients section (or allow_anonymous: true) to start.
+# The working directory is the config's: `mdegate healthcheck` (and any other command) finds
+# mdegate.yaml there by default, and relative paths in it are relative to it.
+WORKDIR /etc/mdegate
 USER 65532:65532
 EXPOSE 8080
+# Exec form, no shell: it GETs /healthz on the configured listener.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/mdegate", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/mdegate"]
 CMD ["serve", "-config", "/etc/mdegate/mdegate.yaml"]

@@ -70,12 +70,17 @@ func (e *Error) Hint() string {
 		return "the token endpoint refused the request"
 	case errors.Is(e.err, errTimeout):
 		return "the token endpoint did not answer in time"
+	case errors.Is(e.err, errAssertion):
+		return "the client assertion could not be read: is the federated token file there and readable?"
 	default:
 		return "the token endpoint is unreachable"
 	}
 }
 
-var errTimeout = errors.New("token request timed out")
+var (
+	errTimeout   = errors.New("token request timed out")
+	errAssertion = errors.New("client assertion unavailable")
+)
 
 // classify turns an MSAL error into an *Error without keeping any of the response body.
 func classify(tenantID string, err error) *Error {

@@ -159,7 +159,11 @@ func credential(opts Options) (confidential.Credential, error) {
 	default:
 		f := opts.Assertion
 		return confidential.NewCredFromAssertionCallback(func(ctx context.Context, _ confidential.AssertionRequestOptions) (string, error) {
-			return f(ctx)
+			a, err := f(ctx)
+			if err != nil {
+				return "", fmt.Errorf("%w: %w", errAssertion, err)
+			}
+			return a, nil
 		}), nil
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"gopkg.in/yaml.v3"
 
 	"github.com/mdegate/mdegate/routing"
@@ -110,8 +109,9 @@ type CloudConfig struct {
 }
 
 // AppConfig is the partner's multi-tenant Entra application, used for client-credentials
-// tokens in every customer tenant. Exactly one of ClientSecret, ClientSecretFile and
-// CertificateFile must be set.
+// tokens in every customer tenant. Exactly one of ClientSecret, ClientSecretFile,
+// CertificateFile and FederatedTokenFile must be set; when none is, FederatedTokenFile is
+// taken from $AZURE_FEDERATED_TOKEN_FILE (AKS workload identity) if that is set.
 type AppConfig struct {
 	// ClientID is the application (client) ID, a GUID. Required.
 	ClientID string `yaml:"client_id"`
@@ -125,9 +125,23 @@ type AppConfig struct {
 	// CertificateFile is an unencrypted PEM file holding the certificate (chain) registered on
 	// the app and its RSA private key. Unset: use ClientSecret or ClientSecretFile.
 	CertificateFile string `yaml:"certificate_file"`
+	// FederatedTokenFile is a file holding a token from an identity provider the app trusts
+	// through a federated credential (AKS workload identity, GitHub, another cloud). It is
+	// re-read on every token request, so a rotated file is picked up; its content is sent as
+	// the client assertion and never logged. Unset: $AZURE_FEDERATED_TOKEN_FILE when no
+	// other credential is set, else no federated credential.
+	FederatedTokenFile string `yaml:"federated_token_file"`
 	// Scope is the scope tokens are requested for; it must end in /.default. Unset: the
 	// cloud's, e.g. https://api.securitycenter.microsoft.com/.default for public.
 	Scope string `yaml:"scope"`
+	// Roles are the application permissions the app was granted (e.g. Alert.Read.All), that
+	// `mdegate token` and `mdegate check` expect in every tenant's token. Unset: nothing is
+	// expected, and a token without any role is flagged.
+	Roles []string `yaml:"roles"`
+	// RedirectURI is a reply URL registered on the app, where Entra sends the customer's
+	// admin after consenting; `mdegate consent-url` puts it in the links. Unset: the links
+	// have none and Entra uses the app's default reply URL.
+	RedirectURI string `yaml:"redirect_uri"`
 
 	secret string              // resolved secret (from ClientSecret or the file)
 	certs  []*x509.Certificate // resolved from CertificateFile via confidential.CertFromPEM
@@ -163,6 +177,10 @@ type TenantConfig struct {
 	ID string `yaml:"id"`
 	// Region is a name from the region table, or "auto". Unset: Routing.Region.
 	Region string `yaml:"region"`
+	// App is the Entra app used for this tenant instead of the top-level app, for partners
+	// that use several apps; it has the same keys and rules as the top-level app (nothing is
+	// inherited from it). Unset: the top-level app.
+	App *AppConfig `yaml:"app"`
 }
 
 // LimitsConfig bounds what the gateway waits for.
@@ -323,6 +341,7 @@ func ParseConfig(r io.Reader, path string) (*Config, error) {
 // as by `mdegate demo`); call normalize after it reports nothing.
 func (c *Config) check() []Problem {
 	c.fillDefaults()
+	c.defaultFederated(os.Getenv("AZURE_FEDERATED_TOKEN_FILE"))
 	ps := append(c.resolve(), c.resolveTLS()...)
 	ps = append(ps, c.validate()...)
 	return append(ps, c.validateAccess()...)
@@ -352,6 +371,9 @@ func (c *Config) normalize() {
 	}
 	for i := range c.Tenants {
 		c.Tenants[i].ID = strings.ToLower(c.Tenants[i].ID)
+		if a := c.Tenants[i].App; a != nil && a.Scope == "" {
+			a.Scope = c.Cloud.cloud.Scope
+		}
 	}
 }
 
@@ -375,34 +397,10 @@ func (c *Config) resolve() []Problem {
 		}
 	}
 
-	if s := c.App.ClientSecret; s != "" {
-		c.App.secret = strings.TrimSpace(s) // validate reports a blank secret
-	}
-	if f := c.App.ClientSecretFile; f != "" {
-		data, err := os.ReadFile(f)
-		switch {
-		case err != nil:
-			add("app.client_secret_file", "cannot read %s: %s", f, fileErr(err))
-		case strings.TrimSpace(string(data)) == "":
-			add("app.client_secret_file", "%s is empty", f)
-		case c.App.secret == "":
-			c.App.secret = strings.TrimSpace(string(data))
-		}
-	}
-
-	if f := c.App.CertificateFile; f != "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			add("app.certificate_file", "cannot read %s: %s", f, fileErr(err))
-		} else if certs, key, err := confidential.CertFromPEM(data, ""); err != nil {
-			// CertFromPEM's errors describe the structure ("no private key found"), not the
-			// bytes; the asn1 details that may follow say nothing useful to an operator.
-			msg, _, _ := strings.Cut(err.Error(), ": asn1:")
-			add("app.certificate_file", "%s: not a PEM certificate and private key: %s", f, msg)
-		} else if _, err := confidential.NewCredFromCert(certs, key); err != nil {
-			add("app.certificate_file", "%s: %v", f, err)
-		} else {
-			c.App.certs, c.App.key = certs, key
+	ps = append(ps, c.App.resolve("app")...)
+	for i, t := range c.Tenants {
+		if t.App != nil {
+			ps = append(ps, t.App.resolve(fmt.Sprintf("tenants[%d].app", i))...)
 		}
 	}
 	return ps
@@ -485,39 +483,7 @@ func (c *Config) validate() []Problem {
 	}
 
 	// App.
-	switch id := c.App.ClientID; {
-	case id == "":
-		add("app.client_id", "is required (the application (client) ID of the Entra app, a GUID)")
-	case !isGUID(id):
-		add("app.client_id", "%q is not a GUID", id)
-	}
-	var creds []string
-	for _, cr := range []struct{ key, value string }{
-		{"client_secret", c.App.ClientSecret},
-		{"client_secret_file", c.App.ClientSecretFile},
-		{"certificate_file", c.App.CertificateFile},
-	} {
-		if cr.value != "" {
-			creds = append(creds, cr.key)
-		}
-	}
-	switch len(creds) {
-	case 0:
-		add("app", "no credential: set client_secret, client_secret_file or certificate_file")
-	case 1:
-	default:
-		both := "both"
-		if len(creds) > 2 {
-			both = "all"
-		}
-		add("app", "%s are %s set; set exactly one credential", joinAnd(creds), both)
-	}
-	if c.App.ClientSecret != "" && strings.TrimSpace(c.App.ClientSecret) == "" {
-		add("app.client_secret", "is blank")
-	}
-	if s := c.App.Scope; s != "" && !strings.HasSuffix(s, "/.default") {
-		add("app.scope", "%q must end in /.default (client-credentials tokens are issued for a resource's .default scope)", s)
-	}
+	ps = append(ps, c.App.validate("app")...)
 
 	// Routing.
 	if h := c.Routing.TenantHeader; !isToken(h) {
@@ -569,6 +535,9 @@ func (c *Config) validate() []Problem {
 		}
 		if t.Region != "" {
 			checkRegion(key+".region", t.Region)
+		}
+		if t.App != nil {
+			ps = append(ps, t.App.validate(key+".app")...)
 		}
 	}
 	return ps

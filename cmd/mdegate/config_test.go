@@ -139,6 +139,9 @@ func testPEM(t *testing.T) testPEMs {
 
 // TestParseConfigProblems checks that each problem is reported with its key and line.
 func TestParseConfigProblems(t *testing.T) {
+	// An app without a credential would take it from here (workload identity): not in these
+	// cases, even when the tests run in such a pod.
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", "")
 	p := testPEM(t)
 	tests := []struct {
 		name  string
@@ -209,6 +212,36 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 2: app.client_id: "my-app" is not a GUID`}},
 		{name: "no credential", yaml: lines("app:", "  client_id: "+clientID) + tenantsOnly,
 			want: []string{`line 1: app: no credential: set client_secret, client_secret_file or certificate_file`}},
+		{name: "federated and secret", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  federated_token_file: @DIR@/token") + tenantsOnly,
+			files: map[string][]byte{"token": []byte("a.b.c\n")},
+			want:  []string{`line 1: app: client_secret and federated_token_file are both set; set exactly one credential`}},
+		{name: "federated token file missing", yaml: lines("app:", "  client_id: "+clientID, "  federated_token_file: @DIR@/token") + tenantsOnly,
+			want: []string{`line 3: app.federated_token_file: cannot read @DIR@/token: no such file or directory`}},
+		{name: "bad roles and redirect URI", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  roles: [Alert.Read.All, 'Machine.Read.All, x']", "  redirect_uri: http://example.com/cb") + tenantsOnly,
+			want: []string{
+				`line 4: app.roles[1]: "Machine.Read.All, x" is not a role name`,
+				`line 5: app.redirect_uri: "http://example.com/cb" must be an https URL`,
+			}},
+		{name: "tenant app checked like the app", yaml: minimal + lines(
+			"  - name: fabrikam",
+			"    id: "+tenant2,
+			"    app:",
+			"      client_id: nope",
+			"      client_secret_file: @DIR@/missing"),
+			want: []string{
+				`line 10: tenants[1].app.client_id: "nope" is not a GUID`,
+				`line 11: tenants[1].app.client_secret_file: cannot read @DIR@/missing`,
+			}},
+		{name: "tenant app without credential", yaml: minimal + lines(
+			"  - name: fabrikam",
+			"    id: "+tenant2,
+			"    app: {client_id: "+clientID+"}"),
+			want: []string{`line 9: tenants[1].app: no credential`}},
+		{name: "tenant app unknown key", yaml: minimal + lines(
+			"  - name: fabrikam",
+			"    id: "+tenant2,
+			"    app: {client_id: "+clientID+", client_secert: x}"),
+			want: []string{`line 9: unknown key "tenants[1].app.client_secert" (did you mean "client_secret"?)`}},
 		{name: "no app at all", yaml: tenantsOnly,
 			want: []string{
 				"\n  app.client_id: is required",

@@ -36,6 +36,20 @@ func demoOptions(secret string) emulator.Options {
 // demoYAML is the gateway's configuration against the emulator. caFile may be "" when the
 // caller hands the emulator's CA over in memory.
 func demoYAML(emu *emulator.Emulator, listen, secret, caFile, extra string) string {
+	app := fmt.Sprintf("app: {client_id: %s, client_secret: %q}\n", demoClientID, secret)
+	return gatewayYAML(emu, listen, caFile, app, demoTenantsYAML, extra)
+}
+
+// demoTenantsYAML are the demo's tenants as config.
+var demoTenantsYAML = fmt.Sprintf(`tenants:
+  - {name: contoso, id: %s, region: eu}
+  - {name: fabrikam, id: %s, region: us}
+  - {name: northwind, id: %s}
+`, demoContoso, demoFabrikam, demoNorthwind)
+
+// gatewayYAML is a configuration against the emulator with the given app and tenants
+// sections, and extra YAML appended.
+func gatewayYAML(emu *emulator.Emulator, listen, caFile, app, tenants, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %q\nlog: {level: info, format: json}\n", listen)
 	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n", emu.LoginURL())
@@ -46,11 +60,8 @@ func demoYAML(emu *emulator.Emulator, listen, secret, caFile, extra string) stri
 	for _, name := range regionList(emu) {
 		fmt.Fprintf(&b, "    %s: %s\n", name, emu.RegionURL(name))
 	}
-	fmt.Fprintf(&b, "app: {client_id: %s, client_secret: %q}\n", demoClientID, secret)
-	b.WriteString("tenants:\n")
-	fmt.Fprintf(&b, "  - {name: contoso, id: %s, region: eu}\n", demoContoso)
-	fmt.Fprintf(&b, "  - {name: fabrikam, id: %s, region: us}\n", demoFabrikam)
-	fmt.Fprintf(&b, "  - {name: northwind, id: %s}\n", demoNorthwind)
+	b.WriteString(app)
+	b.WriteString(tenants)
 	b.WriteString(extra)
 	return b.String()
 }

@@ -60,7 +60,7 @@ func (g *generation) release() {
 // sharedSource is a token source shared by the generations whose app credentials are the
 // same, so a reload that leaves the app alone keeps every cached token.
 type sharedSource struct {
-	*tokens.Source
+	*tokens.Apps
 	key  string // credentialKey of the config it was built from
 	refs atomic.Int64
 }
@@ -90,18 +90,21 @@ func transportKey(c *Config, headerTimeout time.Duration) string {
 	return hex.EncodeToString(sum[:]) + "/" + headerTimeout.String()
 }
 
-// credentialKey identifies what a token source is built from: authority, app, credential,
-// scope and trusted roots. It is a hash, so the secret is not kept twice in memory.
+// credentialKey identifies what the token sources are built from: authority, trusted roots,
+// and every app with its credential and the tenants it serves. It is a hash, so no secret is
+// kept twice in memory.
 func credentialKey(c *Config) string {
 	h := sha256.New()
-	for _, s := range []string{c.Cloud.cloud.LoginEndpoint, c.App.ClientID, c.App.Scope, c.App.secret} {
+	for _, s := range []string{c.Cloud.cloud.LoginEndpoint, c.App.identity()} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	for _, cert := range c.App.certs {
-		h.Write(cert.Raw)
+	for _, t := range c.Tenants {
+		if t.App != nil {
+			h.Write([]byte(t.ID + "=" + t.App.identity()))
+			h.Write([]byte{0})
+		}
 	}
-	h.Write([]byte{0})
 	h.Write(c.Cloud.caPEM)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -131,7 +134,7 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		if err != nil {
 			return nil, err
 		}
-		src = &sharedSource{Source: s, key: key}
+		src = &sharedSource{Apps: s, key: key}
 	}
 	src.refs.Add(1)
 	var transport *sharedTransport
@@ -154,7 +157,7 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		stopProber: func() {},
 		handler: proxy.New(proxy.Options{
 			Routes:       routes,
-			Tokens:       src.Source,
+			Tokens:       src.Apps,
 			Transport:    transport.Transport,
 			TenantHeader: cfg.Routing.TenantHeader,
 			// The per-call logger has its level fixed, so a disabled level costs nothing.
@@ -184,9 +187,8 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 	return g, nil
 }
 
-func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Source, error) {
-	opts := cfg.tokenOptions(&http.Client{Transport: proxy.NewTransport(roots, 0)}, gw.log)
-	opts.OnFetch = func(tenantID string, took time.Duration, err *tokens.Error) {
+func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Apps, error) {
+	onFetch := func(tenantID string, took time.Duration, err *tokens.Error) {
 		name := tenantID
 		if g := gw.cur.Load(); g != nil {
 			if tn, rerr := g.routes.Resolve(tenantID); rerr == nil {
@@ -195,5 +197,5 @@ func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Source,
 		}
 		gw.metrics.TokenFetched(name, took, err)
 	}
-	return tokens.New(opts)
+	return cfg.newTokenSources(&http.Client{Transport: proxy.NewTransport(roots, 0)}, gw.log, onFetch)
 }

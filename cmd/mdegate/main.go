@@ -7,6 +7,10 @@
 //	mdegate check-config -config FILE     validate a configuration file
 //	mdegate regions -config FILE          measure the region table and show what auto picks
 //	mdegate key                           make a caller key and its key_sha256 line
+//	mdegate consent-url -config FILE      the admin consent links to send each customer
+//	mdegate token -config FILE -tenant T  get a tenant's token and check its claims
+//	mdegate check -config FILE            every tenant's token, roles and region at a glance
+//	mdegate healthcheck                   probe a running gateway (the container's HEALTHCHECK)
 //	mdegate version                       print the version
 package main
 
@@ -47,6 +51,15 @@ commands:
   check-config -config FILE  validate a configuration file; exit 0 when it is good
   regions -config FILE       probe every region endpoint: round trip, reachability, auto's pick
   key                        print a new random caller key and its key_sha256 line
+  consent-url -config FILE [-tenant NAME] [-redirect-uri URI]
+                             the admin consent links (legacy and v2) to send each customer
+  token -config FILE -tenant NAME [-raw]
+                             get the tenant's token and check tid, aud, appid, roles and exp;
+                             the token itself is printed only with -raw (alone, on stdout)
+  check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
+                             held, region and its round trip; exit 1 when any tenant is broken
+  healthcheck [-config FILE] [-url URL]
+                             GET the running gateway's /healthz; exit 0 when it answers 200
   version                    print the version
 `
 
@@ -61,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "mdegate.yaml", "configuration file")
 	listen := fs.String("listen", "127.0.0.1:8080", "demo: address of the gateway")
+	tenant := fs.String("tenant", "", "consent-url, token: the tenant (name or ID)")
+	raw := fs.Bool("raw", false, "token: print the token itself (alone, on stdout)")
+	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri)")
+	healthURL := fs.String("url", "", "healthcheck: URL to probe (default http://<listen>/healthz from the config)")
 	if err := fs.Parse(args); err != nil {
 		return errReported
 	}
@@ -89,6 +106,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demo(ctx, *listen, stdout)
 	case "key":
 		return newKey(stdout)
+	case "consent-url":
+		return consentURL(*configPath, *tenant, *redirectURI, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)
+	case "check":
+		return check(ctx, *configPath, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, *configPath, *healthURL, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mdegate", version)
 		return nil

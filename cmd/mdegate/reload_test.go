@@ -181,7 +181,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	g := startGateway(t, "watch_config: false\n", func(o *emulator.Options) {
 		o.Apps = append(o.Apps, emulator.App{ClientID: client2, Secret: secret2})
 	})
-	g.extraSecrets = []string{secret2}
+	g.secrets = []string{secret2}
 	g.emu.SetRegionLatency("eu", 20*time.Millisecond)
 	stop := make(chan struct{})
 	l := startLoad(t, func() string { return g.URL }, 8, stop)

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"io"
 	stdlog "log"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/routing"
-	"github.com/mdegate/mdegate/tokens"
 )
 
 // serve wires config → routing → tokens → proxy → server and runs until ctx is done,
@@ -41,20 +39,6 @@ func (c *Config) routingOptions() routing.Options {
 		o.Tenants = append(o.Tenants, routing.TenantOptions{Name: t.Name, ID: t.ID, Region: t.Region})
 	}
 	return o
-}
-
-// tokenOptions is the token source's view of the config.
-func (c *Config) tokenOptions(client *http.Client, log zerolog.Logger) tokens.Options {
-	return tokens.Options{
-		Authority:  c.Cloud.cloud.LoginEndpoint,
-		ClientID:   c.App.ClientID,
-		Secret:     c.App.secret,
-		Certs:      c.App.certs,
-		Key:        c.App.key,
-		Scope:      c.App.Scope,
-		HTTPClient: client,
-		Logger:     log,
-	}
 }
 
 // roots are the system roots plus cloud.ca_file's certificates.

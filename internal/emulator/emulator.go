@@ -61,6 +61,10 @@ type App struct {
 	// RS256), named by the assertion's x5t#S256 (or x5t) header. Nil means the app has no
 	// certificate: every assertion is refused with AADSTS700027.
 	Cert *x509.Certificate
+	// Federated are the app's federated identity credentials: external identity providers
+	// whose tokens the token endpoint accepts as client_assertion (workload identity). Nil
+	// means none: an assertion not signed by the app's own certificate is refused.
+	Federated []FederatedCredential
 }
 
 // Tenant is a customer directory known to the emulated Entra and MDE.

@@ -250,6 +250,12 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 
 	acr := "1"
 	switch {
+	case req.assertion != "" && isFederated(app, req.assertion):
+		acr = "2"
+		if f := e.checkFederated(app, req); f.code != 0 {
+			e.writeAADError(w, r, f.status, f.name, f.code, f.text)
+			return
+		}
 	case req.assertion != "":
 		acr = "2"
 		if text := e.checkAssertion(r, app, t, req); text != "" {

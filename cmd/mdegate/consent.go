@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// consentURL prints, for one tenant or every tenant, the links its admin opens to consent to
+// the tenant's app: the legacy form the MDE partner docs give and the v2 adminconsent form.
+func consentURL(configPath, tenant, redirectURI string, stdout, stderr io.Writer) error {
+	cfg, err := loadForCommand(configPath, stderr)
+	if err != nil {
+		return err
+	}
+	tenants := cfg.Tenants
+	if tenant != "" {
+		t, err := cfg.tenantByName(tenant)
+		if err != nil {
+			fmt.Fprintf(stderr, "mdegate consent-url: %v\n", err)
+			return errReported
+		}
+		tenants = []TenantConfig{t}
+	}
+	noRedirect := false
+	for i, t := range tenants {
+		app := cfg.appFor(t)
+		uri := redirectURI
+		if uri == "" {
+			uri = app.RedirectURI
+		}
+		noRedirect = noRedirect || uri == ""
+		legacy, v2 := consentLinks(cfg.Cloud.cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "%s (tenant %s, app %s)\n  legacy: %s\n  v2:     %s\n", t.Name, t.ID, app.ClientID, legacy, v2)
+	}
+	if noRedirect {
+		fmt.Fprintln(stderr, "note: no redirect URI (set app.redirect_uri or -redirect-uri): after consenting, Entra sends the admin to the app's default reply URL")
+	}
+	return nil
+}
+
+// consentLinks builds the two admin consent links for a tenant. Both name the customer's
+// tenant rather than "common", so the admin signs in to the right directory.
+func consentLinks(login, tenantID, clientID, scope, redirectURI string) (legacy, v2 string) {
+	login = strings.TrimRight(login, "/")
+	q := url.Values{}
+	q.Set("client_id", clientID)
+	q.Set("response_type", "code")
+	q.Set("prompt", "consent")
+	q.Set("sso_reload", "true")
+	if redirectURI != "" {
+		q.Set("redirect_uri", redirectURI)
+	}
+	legacy = login + "/" + url.PathEscape(tenantID) + "/oauth2/authorize?" + q.Encode()
+
+	q = url.Values{}
+	q.Set("client_id", clientID)
+	q.Set("scope", scope)
+	if redirectURI != "" {
+		q.Set("redirect_uri", redirectURI)
+	}
+	v2 = login + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + q.Encode()
+	return legacy, v2
+}
+
+// loadForCommand loads the configuration for an onboarding command; problems are printed,
+// each with its key and line, and reported as errReported.
+func loadForCommand(path string, stderr io.Writer) (*Config, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, errReported
+	}
+	return cfg, nil
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mdegate/mdegate/proxy"
+	"github.com/mdegate/mdegate/tokens"
+)
+
+// claims are the access token claims the MDE docs ask a partner to verify.
+type claims struct {
+	Tid   string   `json:"tid"`
+	Aud   string   `json:"aud"`
+	AppID string   `json:"appid"`
+	Azp   string   `json:"azp"` // v2 tokens name the app here
+	Roles []string `json:"roles"`
+	Exp   int64    `json:"exp"`
+}
+
+// decodeClaims reads a JWT's payload without verifying it: the token comes straight from
+// Entra, and only its claims are shown.
+func decodeClaims(jwt string) (claims, error) {
+	var c claims
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return c, errors.New("the access token is not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return c, errors.New("the access token's payload is not base64url")
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, errors.New("the access token's payload is not JSON")
+	}
+	if c.AppID == "" {
+		c.AppID = c.Azp
+	}
+	return c, nil
+}
+
+// windowsDefenderATP is the application ID of the MDE API, the aud of v2-shaped tokens.
+const windowsDefenderATP = "fc780465-2017-40d4-a0c5-307022471b92"
+
+// verdict is what is wrong with a tenant's token claims; empty fields are fine.
+type verdict struct {
+	tid, aud, appid string   // "want X" when the claim is wrong
+	missing         []string // expected roles the token lacks
+	noRoles         bool     // the token has no roles at all: every API call is 403
+}
+
+func (v verdict) ok() bool {
+	return v.tid == "" && v.aud == "" && v.appid == "" && len(v.missing) == 0 && !v.noRoles
+}
+
+// judge compares a token's claims with what the tenant and its app expect.
+func judge(c claims, t TenantConfig, app *AppConfig) verdict {
+	var v verdict
+	if !strings.EqualFold(c.Tid, t.ID) {
+		v.tid = "want " + t.ID
+	}
+	resource := strings.TrimSuffix(app.Scope, "/.default")
+	if !strings.EqualFold(strings.TrimSuffix(c.Aud, "/"), strings.TrimSuffix(resource, "/")) && c.Aud != windowsDefenderATP {
+		v.aud = "want " + resource
+	}
+	if !strings.EqualFold(c.AppID, app.ClientID) {
+		v.appid = "want " + app.ClientID
+	}
+	for _, r := range app.Roles {
+		if !slices.ContainsFunc(c.Roles, func(h string) bool { return strings.EqualFold(h, r) }) {
+			v.missing = append(v.missing, r)
+		}
+	}
+	v.noRoles = len(c.Roles) == 0
+	return v
+}
+
+// commandSources builds the token sources of the configuration for a one-shot command: real
+// TLS to Entra, no log (the command prints what matters).
+func commandSources(cfg *Config) (*tokens.Apps, error) {
+	roots, err := cfg.roots()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.newTokenSources(&http.Client{Transport: proxy.NewTransport(roots, 0)}, zerolog.Nop(), nil)
+}
+
+// tokenCmd acquires one tenant's token and prints its claims, flagging a wrong tid, aud or
+// appid and missing roles. The token itself is printed only with raw: then alone on stdout,
+// and the claims go to stderr, so `TOKEN=$(mdegate token -raw ...)` works.
+func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, stderr io.Writer) error {
+	if tenant == "" {
+		fmt.Fprintln(stderr, "mdegate token: -tenant NAME is required")
+		return errReported
+	}
+	cfg, err := loadForCommand(configPath, stderr)
+	if err != nil {
+		return err
+	}
+	t, err := cfg.tenantByName(tenant)
+	if err != nil {
+		fmt.Fprintf(stderr, "mdegate token: %v\n", err)
+		return errReported
+	}
+	app := cfg.appFor(t)
+	apps, err := commandSources(cfg)
+	if err != nil {
+		return err
+	}
+	defer apps.Close()
+	tok, err := apps.Token(ctx, t.ID)
+	if err != nil {
+		var te *tokens.Error
+		if errors.As(err, &te) {
+			fmt.Fprintf(stderr, "mdegate token: %s (%s): %s\n", t.Name, t.ID, te.Message())
+			if fix := fixFor(te, t.Name); fix != "" {
+				fmt.Fprintf(stderr, "fix: %s\n", fix)
+			}
+			return errReported
+		}
+		return err
+	}
+	jwt := strings.TrimPrefix(tok.Bearer, "Bearer ")
+	c, err := decodeClaims(jwt)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", t.Name, err)
+	}
+	v := judge(c, t, app)
+
+	out := stdout
+	if raw {
+		out = stderr
+	}
+	mark := func(problem string) string {
+		if problem != "" {
+			return "WRONG: " + problem
+		}
+		return "ok"
+	}
+	line := func(name, value, verdict string) { fmt.Fprintf(out, "%-7s%s  %s\n", name, value, verdict) }
+	line("tenant", t.Name, t.ID)
+	line("tid", c.Tid, mark(v.tid))
+	line("aud", c.Aud, mark(v.aud))
+	line("appid", c.AppID, mark(v.appid))
+	line("roles", rolesText(c.Roles), rolesVerdict(v, app))
+	exp := time.Unix(c.Exp, 0).UTC()
+	line("exp", exp.Format(time.RFC3339), "in "+time.Until(exp).Round(time.Second).String())
+	if raw {
+		fmt.Fprintln(stdout, jwt)
+	}
+	if !v.ok() {
+		return errReported
+	}
+	return nil
+}
+
+func rolesText(roles []string) string {
+	if len(roles) == 0 {
+		return "(none)"
+	}
+	return strings.Join(roles, ", ")
+}
+
+func rolesVerdict(v verdict, app *AppConfig) string {
+	switch {
+	case len(v.missing) > 0:
+		return "MISSING: " + strings.Join(v.missing, ",") + " (grant them on the app, then have the customer's admin consent again)"
+	case v.noRoles:
+		return "WRONG: no roles, every API call will be refused (grant application permissions, then consent again)"
+	case len(app.Roles) == 0:
+		return "ok (set app.roles to check for the ones your tools need)"
+	}
+	return "ok"
+}
+
+// fixFor says what the partner does about a token failure.
+func fixFor(te *tokens.Error, tenant string) string {
+	switch te.Code {
+	case "AADSTS700016", "AADSTS7000229", "AADSTS65001":
+		return "ask the customer's admin to open the consent link (mdegate consent-url -tenant " + tenant + ")"
+	case "AADSTS90002":
+		return "check the tenant ID in the configuration"
+	case "AADSTS500011":
+		return "the customer has no Defender for Endpoint: ask them to turn it on, or remove the tenant"
+	}
+	return te.Hint()
+}
