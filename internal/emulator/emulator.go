@@ -204,6 +204,7 @@ type region struct {
 	srv     *http.Server  // nil while stopped
 	stopped chan struct{} // closed by StopRegion: interrupts this region's latency waits
 	latency time.Duration
+	fail    int // FailRegion's status; 0 = serve normally
 }
 
 // Start validates opts, generates the CA, TLS and signing keys, and starts the Entra

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// A region that answers 503 (its front end up, its service not) is marked down like a dead
+// one: GETs in flight fail over to global and no caller sees the 503; a machine isolation is
+// never replayed, so MDE's 503 reaches its caller.
+func TestRegion503(t *testing.T) {
+	t.Run("GETs fail over", func(t *testing.T) {
+		g := startGateway(t, "limits: {shape: false}\n")
+		g.emu.FailRegion("eu", http.StatusServiceUnavailable)
+		const workers, each = 8, 10
+		var failed atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					req, _ := http.NewRequest("GET", g.URL+"/api/alerts?$top=1", nil)
+					req.Header.Set("X-Tenant-ID", "contoso")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n := failed.Load(); n != 0 {
+			t.Errorf("%d of %d GETs failed while eu answered 503, want 0", n, workers*each)
+		}
+		byRegion := map[string]map[int]int{}
+		for _, s := range apiRequests(g.emu, demoContoso) {
+			if byRegion[s.Region] == nil {
+				byRegion[s.Region] = map[int]int{}
+			}
+			byRegion[s.Region][s.Status]++
+		}
+		// Every GET that reached eu before it was marked down got a 503 and was replayed on
+		// global; at most the first wave (one per worker) reached eu.
+		if n := byRegion["eu"][503]; n == 0 || n > workers {
+			t.Errorf("eu saw %d requests, want 1..%d before it was marked down (%v)", n, workers, byRegion)
+		}
+		if n := byRegion["global"][200]; n != workers*each {
+			t.Errorf("global answered %d, want all %d (%v)", n, workers*each, byRegion)
+		}
+		var failovers int
+		for _, l := range g.logs.waitLines(t, "request", workers*each) {
+			if l["failover_from"] == "eu" {
+				failovers++
+			}
+		}
+		if failovers != byRegion["eu"][503] {
+			t.Errorf("%d log lines with failover_from eu, want %d", failovers, byRegion["eu"][503])
+		}
+	})
+	t.Run("isolate is not replayed", func(t *testing.T) {
+		g := startGateway(t, "")
+		g.emu.FailRegion("eu", http.StatusServiceUnavailable)
+		resp, body := isolate(t, g)
+		if resp.StatusCode != 503 {
+			t.Fatalf("status %d %s, want MDE's 503 passed through", resp.StatusCode, body)
+		}
+		if code, _, _ := mdeError(t, body); !strings.Contains(code, "ServiceUnavailable") {
+			t.Errorf("error code %q, want MDE's", code)
+		}
+		if seen := apiRequests(g.emu, demoContoso); len(seen) != 1 || seen[0].Region != "eu" {
+			t.Errorf("MDE saw %v, want one isolation, on eu", seen)
+		}
+		if n := g.emu.Isolations(demoContoso); n != 0 {
+			t.Errorf("%d isolations ran", n)
+		}
+		// The 503 marked eu down: the next GET goes straight to global.
+		g.emu.ResetRequests()
+		if resp, _ := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != 200 {
+			t.Errorf("GET after the 503: %d", resp.StatusCode)
+		}
+		if seen := apiRequests(g.emu, demoContoso); len(seen) != 1 || seen[0].Region != "global" {
+			t.Errorf("GET after the 503 went to %v, want global only", seen)
+		}
+	})
+}
