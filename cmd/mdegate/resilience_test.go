@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mdegate/mdegate/internal/emulator"
 )
 
 // A region that answers 503 (its front end up, its service not) is marked down like a dead
@@ -91,4 +96,58 @@ func TestRegion503(t *testing.T) {
 			t.Errorf("GET after the 503 went to %v, want global only", seen)
 		}
 	})
+}
+
+// A family's own upstream timeout (advanced hunting's, configured short) answers 504
+// UpstreamTimeout when MDE is slower, without failing over; a family on the default timeout
+// waits for the same slow region; and an answer that has started streaming is never cut by
+// its family's timer, however long the caller takes to read it.
+func TestFamilyTimeout(t *testing.T) {
+	g := startGateway(t, "limits: {families: {advancedqueries: {timeout: 300ms}, exports: {timeout: 300ms}}}\n",
+		func(o *emulator.Options) { o.InventoryRecords = 2000 })
+
+	t.Run("hunting cut", func(t *testing.T) {
+		g.emu.ResetRequests()
+		g.emu.SetRegionLatency("eu", 2*time.Second)
+		defer g.emu.SetRegionLatency("eu", 0)
+		resp, body := g.do(t, "POST", "/api/advancedqueries/run", "contoso", strings.NewReader(`{"Query":"DeviceInfo | take 1"}`))
+		if code, _, _ := mdeError(t, body); resp.StatusCode != 504 || code != "UpstreamTimeout" {
+			t.Fatalf("got %d %s, want 504 UpstreamTimeout", resp.StatusCode, body)
+		}
+		// MDE saw one request, on eu, and never got to answer it: the gateway gave up first.
+		if seen := g.emu.Requests(); len(seen) != 1 || seen[0].Region != "eu" || seen[0].Status != 0 {
+			t.Errorf("MDE saw %+v, want one unanswered request on eu (no failover)", seen)
+		}
+	})
+	t.Run("default family not cut", func(t *testing.T) {
+		g.emu.SetRegionLatency("eu", time.Second)
+		defer g.emu.SetRegionLatency("eu", 0)
+		if resp, body := g.do(t, "GET", "/api/alerts?$top=1", "contoso", nil); resp.StatusCode != 200 {
+			t.Fatalf("alerts behind a 1 s latency: %d %s, want 200 (default timeout 5 m)", resp.StatusCode, body)
+		}
+	})
+	t.Run("stream not cut", func(t *testing.T) {
+		// MDE sends the headers and a first record at once, then the rest after 600 ms:
+		// twice the family's timeout, the answer half sent.
+		g.emu.SetStreamPause(600 * time.Millisecond)
+		req, _ := http.NewRequest("GET", g.URL+"/api/machines/SoftwareInventoryByMachine?pageSize=2000", nil)
+		req.Header.Set("X-Tenant-ID", "contoso")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		full, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("stream cut after %d bytes: %v", len(full), err)
+		}
+		if n := bytes.Count(full, []byte(`"recordIndex"`)); n != 2000 || !bytes.HasSuffix(full, []byte("]}")) {
+			t.Fatalf("stream of %d bytes incomplete: %d records, ends %q", len(full), n, full[max(len(full)-40, 0):])
+		}
+	})
+	// The gateway was still copying the answer when the family's timer would have fired.
+	lines := g.logs.waitLines(t, "request", 3)
+	if l := lines[len(lines)-1]; l["status"] != 200.0 || l["duration_ms"].(float64) < 300 {
+		t.Errorf("stream logged %v, want status 200 after more than the 300 ms timeout", l)
+	}
 }

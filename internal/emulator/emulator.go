@@ -193,6 +193,7 @@ type Emulator struct {
 	gzip          bool
 	seen          []*Seen
 	throttled     int
+	pauseStream   time.Duration // SetStreamPause
 }
 
 // region is one MDE regional listener. Its fields other than name and addr are guarded by

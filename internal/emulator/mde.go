@@ -672,6 +672,9 @@ func (e *Emulator) streamInventory(c *call) {
 		if _, err := bw.Write(buf); err != nil {
 			return // the client or the region went away
 		}
+		if i == skip && !e.streamPause(c, bw) {
+			return
+		}
 		if (i-skip)%4096 == 4095 && ctx.Err() != nil {
 			return
 		}
