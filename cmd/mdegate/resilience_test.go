@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -149,5 +150,63 @@ func TestFamilyTimeout(t *testing.T) {
 	lines := g.logs.waitLines(t, "request", 3)
 	if l := lines[len(lines)-1]; l["status"] != 200.0 || l["duration_ms"].(float64) < 300 {
 		t.Errorf("stream logged %v, want status 200 after more than the 300 ms timeout", l)
+	}
+}
+
+// A caller that leaves while the gateway waits for it, for a quota slot or out an MDE 429's
+// Retry-After, ends the wait at once: its call is logged as 499 ClientClosedRequest long
+// before the wait would have ended, and MDE never sees the request again.
+func TestCallerLeavesDuringWait(t *testing.T) {
+	// One alert per minute, with waits of up to 2 m allowed: the second call waits about a
+	// minute for its slot. (Shaping is per family, so machines is not held back by alerts.)
+	g := startGateway(t, "limits: {max_wait: 2m, families: {alerts: {per_minute: 1}}}\n")
+	leave := func(t *testing.T, method, path, body string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, method, g.URL+path, strings.NewReader(body))
+		req.Header.Set("X-Tenant-ID", "contoso")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("got an answer %d, want the caller to give up first", resp.StatusCode)
+		}
+	}
+	tests := []struct {
+		name, method, path, body string
+		setup                    func()
+		wantUpstream             int // requests MDE saw for the call that left
+	}{
+		{"quota wait", "GET", "/api/alerts", "", func() {
+			if resp, _ := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != 200 {
+				t.Fatalf("first alert call: %d", resp.StatusCode)
+			}
+			g.emu.ResetRequests()
+		}, 0},
+		{"429 wait", "POST", "/api/advancedqueries/run", `{"Query":"DeviceInfo | take 1"}`, func() {
+			g.emu.ResetRequests()
+			g.emu.Throttle(demoContoso, 60*time.Second)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup()
+			n := len(g.logs.lines(t, "request"))
+			leave(t, tt.method, tt.path, tt.body)
+			lines := g.logs.waitLines(t, "request", n+1)
+			var l map[string]any
+			for _, x := range lines {
+				if x["path"] == tt.path {
+					l = x
+				}
+			}
+			if l == nil || l["status"] != 499.0 || l["error"] != "ClientClosedRequest" {
+				t.Fatalf("log line %v, want status 499 ClientClosedRequest within seconds of leaving (the wait was a minute)", l)
+			}
+			// Give a replay that should not happen the time to reach MDE.
+			time.Sleep(100 * time.Millisecond)
+			if seen := apiRequests(g.emu, demoContoso); len(seen) != tt.wantUpstream {
+				t.Errorf("MDE saw %d requests, want %d: %+v", len(seen), tt.wantUpstream, seen)
+			}
+		})
 	}
 }
