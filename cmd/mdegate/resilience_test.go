@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -208,5 +209,82 @@ func TestCallerLeavesDuringWait(t *testing.T) {
 				t.Errorf("MDE saw %d requests, want %d: %+v", len(seen), tt.wantUpstream, seen)
 			}
 		})
+	}
+}
+
+// hangingListener accepts TCP connections on loopback and never answers (not even the TLS
+// handshake), as an endpoint behind a broken load balancer does. It returns its address; the
+// connections are closed and the accept loop waited for at cleanup.
+func hangingListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// An endpoint that accepts connections but never answers does not hold up start-up: the
+// first probe round is bounded, ends with that endpoint unreachable, and the gateway listens
+// and serves the auto tenant from a healthy region; `mdegate regions` shows it unreachable.
+func TestStartupProbeBound(t *testing.T) {
+	hang := hangingListener(t)
+	secret := "test-secret~" + strings.Repeat("h4", 8)
+	emu := startEmulator(t, secret, withTailwind)
+	g := serveGateway(t, emu, secret, func(ca string) string {
+		y := demoYAML(emu, "127.0.0.1:0", secret, ca, tailwindAuto)
+		return strings.Replace(y, "  regions:\n", "  regions:\n    hang: https://"+hang+"\n", 1)
+	})
+	// serveGateway returned: "mdegate listening" is in the log, after the first round.
+	probes := g.logs.lines(t, "region probe")
+	if len(probes) == 0 {
+		t.Fatalf("listening without a probe round:\n%s", g.logs)
+	}
+	first := probes[0]
+	if rtt := first["rtt_ms"].(map[string]any); rtt["hang"] != "unreachable" || rtt["global"] == "unreachable" {
+		t.Errorf("first probe round %v, want hang unreachable and global measured", first)
+	}
+	if first["nearest"] == "hang" {
+		t.Errorf("auto picked the hanging endpoint: %v", first)
+	}
+	if resp, body := g.do(t, "GET", "/api/alerts?$top=1", "tailwind", nil); resp.StatusCode != 200 {
+		t.Errorf("auto tenant: %d %s", resp.StatusCode, body)
+	}
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"regions", "-config", g.config}, &out, io.Discard); err != nil {
+		t.Fatalf("mdegate regions: %v", err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "hang ") && (!strings.Contains(line, " no ") || strings.Contains(line, "<- auto")) {
+			t.Errorf("mdegate regions shows the hanging endpoint as %q, want unreachable, not auto", line)
+		}
+	}
+	if !strings.Contains(out.String(), "hang ") {
+		t.Errorf("mdegate regions does not list the hanging endpoint:\n%s", out.String())
 	}
 }
