@@ -288,3 +288,55 @@ func TestStartupProbeBound(t *testing.T) {
 		t.Errorf("mdegate regions does not list the hanging endpoint:\n%s", out.String())
 	}
 }
+
+// Request bodies up to 1 MiB are kept for a replay; larger ones stream to MDE once, so an MDE
+// 429 on a 2 MiB hunting query reaches the caller with its Retry-After even though the wait
+// is short, whether the caller gave a Content-Length or not.
+func TestBigBodyNotReplayed(t *testing.T) {
+	g := startGateway(t, "limits: {max_wait: 5s}\n")
+	query := func(size int) []byte {
+		pad := size - len(`{"Query":"DeviceInfo | take 1","Pad":""}`)
+		return []byte(`{"Query":"DeviceInfo | take 1","Pad":"` + strings.Repeat("x", pad) + `"}`)
+	}
+	// chunked hides the length, so the gateway finds out only by reading.
+	type chunked struct{ io.Reader }
+	tests := []struct {
+		name         string
+		size         int
+		hideLength   bool
+		wantStatus   int
+		wantUpstream int
+	}{
+		{"512 KiB replayed", 512 << 10, false, 200, 2},
+		{"1 MiB replayed", 1 << 20, true, 200, 2},
+		{"2 MiB passes through", 2 << 20, false, 429, 1},
+		{"2 MiB chunked passes through", 2 << 20, true, 429, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g.emu.ResetRequests()
+			g.emu.Throttle(demoContoso, time.Second)
+			body := query(tt.size)
+			var rd io.Reader = bytes.NewReader(body)
+			if tt.hideLength {
+				rd = chunked{rd}
+			}
+			resp, got := g.do(t, "POST", "/api/advancedqueries/run", "contoso", rd, "Content-Type", "application/json")
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d %.200s, want %d", resp.StatusCode, got, tt.wantStatus)
+			}
+			if tt.wantStatus == 429 && resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("Retry-After %q, want MDE's 1", resp.Header.Get("Retry-After"))
+			}
+			seen := apiRequests(g.emu, demoContoso)
+			if len(seen) != tt.wantUpstream {
+				t.Fatalf("MDE saw %d requests, want %d", len(seen), tt.wantUpstream)
+			}
+			for _, s := range seen {
+				if !bytes.Equal(s.Body, body) {
+					t.Errorf("MDE got a body of %d bytes, want the caller's %d", len(s.Body), len(body))
+				}
+			}
+		})
+	}
+}
