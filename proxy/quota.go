@@ -78,7 +78,7 @@ type tenantLimits struct {
 }
 
 type buckets struct {
-	minute, hour *rate.Limiter // hour is nil when the family has no hourly limit
+	minute, hour *rate.Limiter // nil when the family has no such limit
 	until        time.Time     // MDE said 429 until then; guarded by tenantLimits.mu
 }
 
@@ -114,7 +114,10 @@ func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buc
 	defer tl.mu.Unlock()
 	b := tl.buckets[f.Index]
 	if b == nil {
-		b = &buckets{minute: bucket(f.Limits.PerMinute, l.minute)}
+		b = &buckets{}
+		if f.Limits.PerMinute > 0 {
+			b.minute = bucket(f.Limits.PerMinute, l.minute)
+		}
 		if f.Limits.PerHour > 0 {
 			b.hour = bucket(f.Limits.PerHour, 60*l.minute)
 		}
@@ -126,23 +129,27 @@ func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buc
 // Take implements Limiter.
 func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
 	tl, b := l.buckets(tenantID, f)
-	if b == nil || f.Limits.PerMinute <= 0 {
+	if b == nil {
 		return 0, nil
 	}
 	now := l.now()
 	tl.mu.Lock()
 	until := b.until
 	tl.mu.Unlock()
-	rm := b.minute.ReserveN(now, 1)
-	delay := rm.DelayFrom(now)
-	var rh *rate.Reservation
+	delay := until.Sub(now)
+	var rm, rh *rate.Reservation
+	if b.minute != nil {
+		rm = b.minute.ReserveN(now, 1)
+		delay = max(delay, rm.DelayFrom(now))
+	}
 	if b.hour != nil {
 		rh = b.hour.ReserveN(now, 1)
 		delay = max(delay, rh.DelayFrom(now))
 	}
-	delay = max(delay, until.Sub(now))
 	cancel := func() {
-		rm.CancelAt(now)
+		if rm != nil {
+			rm.CancelAt(now)
+		}
 		if rh != nil {
 			rh.CancelAt(now)
 		}

@@ -105,6 +105,38 @@ func TestMemoryLimiterShapes(t *testing.T) {
 	}
 }
 
+// A family whose limits are -1 is not shaped: a thousand requests at one instant are all
+// admitted at once. Only MDE's own Retry-After holds it back. -1 per minute with the hourly
+// limit kept still counts the hour.
+func TestMemoryLimiterUnlimited(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewMemoryLimiter(MemoryLimiterOptions{TenantIDs: []string{"t1"}, Now: func() time.Time { return now }})
+	fs := newFamilies(map[string]FamilyLimits{
+		"alerts":   {PerMinute: -1, PerHour: -1},
+		"machines": {PerMinute: -1},
+	}, 0)
+	ctx := context.Background()
+	for i := range 1000 {
+		if waited, err := l.Take(ctx, "t1", fs.byName["alerts"], 0); err != nil || waited != 0 {
+			t.Fatalf("request %d of an unlimited family: waited %v, %v", i, waited, err)
+		}
+	}
+	admitted := 0
+	for range 1000 {
+		if _, err := l.Take(ctx, "t1", fs.byName["machines"], 0); err == nil {
+			admitted++
+		}
+	}
+	if admitted < 100 || admitted > 1500 {
+		t.Errorf("machines with no minute limit admitted %d at once, want the hourly burst (150)", admitted)
+	}
+	l.Backoff("t1", fs.byName["alerts"], now.Add(5*time.Second))
+	var th *ThrottledError
+	if _, err := l.Take(ctx, "t1", fs.byName["alerts"], 0); !errors.As(err, &th) || th.RetryAfter != 5*time.Second {
+		t.Errorf("unlimited family after MDE's 5 s Retry-After: %v, want a 5 s refusal", err)
+	}
+}
+
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
