@@ -6,8 +6,9 @@
 // An Emulator owns: one HTTPS listener for Entra (discovery documents, the token endpoint,
 // signing keys), one HTTPS listener per MDE region, the self-signed CA that both present, the
 // RSA key that signs access tokens, per-tenant data (machines, alerts, indicators), and knobs
-// that inject faults while it serves: latency, region outages, refused consent, token
-// failures, revocation, quotas and one-shot throttling. It listens on loopback only and keeps
+// that inject faults while it serves: latency, region outages, regions answering an error
+// status, paused streams, refused consent, token failures, revocation, quotas and one-shot
+// throttling. It listens on loopback only and keeps
 // a record of every API request so tests can assert on what the upstream actually received.
 //
 // Start it, point MSAL at LoginURL()+"/"+tenantID and the gateway at RegionURL(name), trust

@@ -14,10 +14,10 @@ import (
 // ignored.
 func (e *Emulator) FailRegion(name string, status int) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if r := e.regions[name]; r != nil {
 		r.fail = status
 	}
+	e.mu.Unlock()
 	if status != 0 {
 		e.logf("emulator: region %s answers %d", name, status)
 	}
