@@ -63,7 +63,7 @@ type servedListener struct {
 func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
 	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout}
 	gw.log = gw.sink.logger()
-	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus})
+	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
