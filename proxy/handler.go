@@ -150,9 +150,13 @@ func New(opts Options) *Handler {
 	h.initRetry(opts)
 	transport = &retrier{next: transport, h: h}
 	h.rp = &httputil.ReverseProxy{
-		Rewrite:        h.rewrite,
-		Transport:      transport,
-		FlushInterval:  -1, // stream: write each chunk as it arrives (0 would delay Content-Length bodies)
+		Rewrite:   h.rewrite,
+		Transport: transport,
+		// Answers without a length (exports, chunked streams, SSE) ReverseProxy flushes at once
+		// by itself. An answer with a length is written through the server's 4 KiB buffer as
+		// it arrives: flushing it after every write (-1) cost a goroutine, a timer and an extra
+		// write(2) per call.
+		FlushInterval:  0,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.proxyError,
 		BufferPool:     newBufferPool(),
