@@ -54,6 +54,17 @@ func benchForward(b *testing.B, nTenants int, logging, links bool) {
 	benchForwardWith(b, nTenants, logging, links, nil)
 }
 
+// BenchmarkForwardSpread is the logged path with the load spread over many distinct tenants
+// (issue 7: x floor within 5% of the one-tenant run while 1,000 tenants share the load), each
+// with its own cached token and metrics series.
+func BenchmarkForwardSpread(b *testing.B) {
+	for _, c := range []struct{ tenants, spread int }{{1, 1}, {10000, 1000}} {
+		b.Run(fmt.Sprintf("tenants=%d/spread=%d", c.tenants, c.spread), func(b *testing.B) {
+			benchForwardSpread(b, c.tenants, c.spread, true, true, metrics.New(metrics.Options{}))
+		})
+	}
+}
+
 // BenchmarkForwardMetrics is BenchmarkForward's logged path with the Prometheus metrics on.
 func BenchmarkForwardMetrics(b *testing.B) {
 	for _, tenants := range []int{1, 10000} {
@@ -64,8 +75,12 @@ func BenchmarkForwardMetrics(b *testing.B) {
 }
 
 func benchForwardWith(b *testing.B, nTenants int, logging, links bool, m proxy.Metrics) {
+	benchForwardSpread(b, nTenants, 100, logging, links, m)
+}
+
+// benchForwardSpread forwards for the first min(used, nTenants) of nTenants tenants in turn.
+func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m proxy.Metrics) {
 	// Entra: the emulator; only the tenants the load uses are warmed.
-	const used = 100
 	et := make([]emulator.Tenant, 0, used)
 	for i := range min(used, nTenants) {
 		et = append(et, emulator.Tenant{ID: tenantID(i), Name: fmt.Sprintf("t%d", i), Consented: true})
