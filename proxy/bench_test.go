@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,6 +24,8 @@ const benchClient = "6a1c3f0e-2b4d-4e8f-9a7b-0c1d2e3f4a5b"
 // alertsBody is the size of a small MDE answer (the shared bench's /api/alerts is 2,120 bytes).
 var alertsBody = `{"@odata.context":"https://api.security.microsoft.com/api/$metadata#Alerts","value":[` +
 	strings.Repeat(`{"id":"da637","severity":"Medium","status":"New","title":"Suspicious PowerShell"},`, 26) + `{}]}`
+
+var alertsLen = strconv.Itoa(len(alertsBody))
 
 func tenantID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
@@ -98,7 +101,9 @@ func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m
 	defer src.Close()
 
 	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		// With its length, as MDE and the shared harness's upstream send a page.
+		w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
+		w.Header()["Content-Length"] = []string{alertsLen}
 		_, _ = io.WriteString(w, alertsBody)
 	}))
 	defer upstream.Close()
