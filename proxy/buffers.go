@@ -6,7 +6,9 @@ import (
 )
 
 // bufferPool lends ReverseProxy its copy buffers, which it would otherwise allocate (32 KiB)
-// for every request.
+// for every request. It pools the buffers' arrays, not slices: a slice converts back to its
+// array pointer without allocating, where boxing a slice for sync.Pool would allocate on
+// every Put.
 type bufferPool struct{ p sync.Pool }
 
 var _ httputil.BufferPool = (*bufferPool)(nil)
@@ -14,15 +16,14 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 const copyBufferSize = 32 << 10
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (bp *bufferPool) Get() []byte { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[copyBufferSize]byte)[:] }
 
 func (bp *bufferPool) Put(b []byte) {
 	if cap(b) != copyBufferSize {
 		return
 	}
-	b = b[:copyBufferSize]
-	bp.p.Put(&b)
+	bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 }

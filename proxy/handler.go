@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 
@@ -149,9 +150,13 @@ func New(opts Options) *Handler {
 	h.initRetry(opts)
 	transport = &retrier{next: transport, h: h}
 	h.rp = &httputil.ReverseProxy{
-		Rewrite:        h.rewrite,
-		Transport:      transport,
-		FlushInterval:  -1, // stream: write each chunk as it arrives (0 would delay Content-Length bodies)
+		Rewrite:   h.rewrite,
+		Transport: transport,
+		// Answers without a length (exports, chunked streams, SSE) ReverseProxy flushes at once
+		// by itself. An answer with a length is written through the server's 4 KiB buffer as
+		// it arrives: flushing it after every write (-1) cost a goroutine, a timer and an extra
+		// write(2) per call.
+		FlushInterval:  0,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.proxyError,
 		BufferPool:     newBufferPool(),
@@ -161,9 +166,17 @@ func New(opts Options) *Handler {
 
 // call is one request's state, from ServeHTTP through Rewrite, ModifyResponse or ErrorHandler
 // to the log line. It travels in the request context.
+//
+// call is itself the context of the forwarded request (callContext): it wraps the caller's
+// context and answers Value(callKey{}) with itself, which saves context.WithValue's
+// allocation on every call. Its request ID and X-Request-Id header live in it too (requestID),
+// for the same reason. A call is never reused, so both may point into it.
 type call struct {
+	context.Context // the caller's request context
 	recorder
 	id       string
+	idBuf    [36]byte  // backs a generated id
+	idHdr    [1]string // backs the X-Request-Id header value
 	tenant   *routing.Tenant
 	bearer   []string // Authorization header value to send
 	sent     time.Time
@@ -191,8 +204,10 @@ type callKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{recorder: recorder{ResponseWriter: w}, id: requestID(r.Header["X-Request-Id"]), in: r}
-	w.Header()["X-Request-Id"] = []string{c.id}
+	c := &call{Context: r.Context(), recorder: recorder{ResponseWriter: w}, in: r}
+	c.id = requestID(r.Header["X-Request-Id"], &c.idBuf)
+	c.idHdr[0] = c.id
+	w.Header()["X-Request-Id"] = c.idHdr[:]
 	if h.metrics != nil {
 		h.metrics.Start()
 	}
@@ -278,9 +293,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(c, err)
 		return
 	}
-	c.bearer = []string{tok.Bearer}
+	c.bearer = tok.Header()
 	c.token = tok
-	out := r.WithContext(context.WithValue(r.Context(), callKey{}, c))
+	out := r.WithContext(c)
 	if fwd != r.URL.Path || r.URL.RawPath != "" {
 		u := *r.URL
 		u.Path, u.RawPath = fwd, ""
@@ -402,14 +417,23 @@ func (h *Handler) observe(c *call, r *http.Request, start time.Time) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// Value makes a call the context of its forwarded request: callKey{} finds the call, every
+// other key the caller's context.
+func (c *call) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // requestID keeps the caller's X-Request-ID when it is sane (1-128 characters of
-// [A-Za-z0-9._:-]), so a tool's own correlation survives; otherwise it makes a random one.
-func requestID(v []string) string {
+// [A-Za-z0-9._:-]), so a tool's own correlation survives; otherwise it makes a random one in
+// b, which must never change afterwards (the string shares its memory).
+func requestID(v []string, b *[36]byte) string {
 	if len(v) > 0 && saneID(v[0]) {
 		return v[0]
 	}
 	const hexdigits = "0123456789abcdef"
-	var b [36]byte
 	hi, lo := rand.Uint64(), rand.Uint64()
 	j := 0
 	for i := range b {
@@ -426,7 +450,7 @@ func requestID(v []string) string {
 		b[i] = hexdigits[nib]
 		j++
 	}
-	return string(b[:])
+	return unsafe.String(&b[0], len(b))
 }
 
 func saneID(s string) bool {

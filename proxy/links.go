@@ -119,6 +119,9 @@ func (l *linkRewriter) rewrite(resp *http.Response, c *call) {
 	}
 	switch enc := resp.Header["Content-Encoding"]; {
 	case len(enc) == 0:
+		if l.rewriteSmall(resp, js) {
+			return
+		}
 		resp.Body = l.newReader(resp.Body, js)
 	case len(enc) == 1 && strings.EqualFold(strings.TrimSpace(enc[0]), "gzip"):
 		resp.Body = l.newGunzipReader(resp.Body, js)

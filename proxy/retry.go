@@ -178,7 +178,7 @@ func (rt *retrier) refresh(c *call, req *http.Request, kept bool) *http.Request 
 	c.replayed401 = true
 	c.token = tok
 	out := replay(req)
-	out.Header["Authorization"] = []string{tok.Bearer}
+	out.Header["Authorization"] = tok.Header()
 	return out
 }
 

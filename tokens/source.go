@@ -54,6 +54,18 @@ type Token struct {
 	Bearer string
 	// ExpiresOn is when Entra said the token expires.
 	ExpiresOn time.Time
+
+	header []string // {Bearer}, built once per token; nil in a Token made elsewhere
+}
+
+// Header is the Authorization header value as net/http keeps it, built once per token so the
+// hot path allocates nothing. It is shared by every request that uses the token: callers
+// must not modify it.
+func (t Token) Header() []string {
+	if t.header != nil {
+		return t.header
+	}
+	return []string{t.Bearer}
 }
 
 // Source hands out cached tokens per tenant. It is safe for concurrent use. Close stops its
@@ -284,7 +296,8 @@ func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
 		}
 		return nil, te
 	}
-	h := schedule(Token{Bearer: "Bearer " + res.AccessToken, ExpiresOn: res.ExpiresOn}, now)
+	bearer := "Bearer " + res.AccessToken
+	h := schedule(Token{Bearer: bearer, ExpiresOn: res.ExpiresOn, header: []string{bearer}}, now)
 	e.tok.Store(h)
 	e.mu.Lock()
 	e.failures, e.retryAt, e.lastErr, e.fetched = 0, time.Time{}, nil, now

@@ -162,6 +162,8 @@ func retire(sl *servedListener) {
 // run serves until ctx is done, reloading on each trigger, then shuts down: no new
 // connections, in-flight requests get shutdown_timeout to finish, then they are cancelled.
 func (gw *gateway) run(ctx context.Context) error {
+	gw.sink.startBuffer()
+	defer gw.sink.stopBuffer() // after the last line ("stopped"), so nothing is lost
 	cfg := gw.cur.Load().cfg
 	ls := &listeners{}
 	var err error

@@ -14,6 +14,7 @@ import (
 // being rebuilt.
 type logSink struct {
 	out    io.Writer
+	buf    *logBuffer // nil when out is not worth buffering (see logbuffer.go)
 	active atomic.Pointer[sinkState]
 }
 
@@ -26,6 +27,10 @@ var _ zerolog.LevelWriter = (*logSink)(nil)
 
 func newLogSink(out io.Writer, lc LogConfig) *logSink {
 	s := &logSink{out: out}
+	if buffers(out) {
+		s.buf = newLogBuffer(out)
+		s.out = s.buf
+	}
 	s.set(lc)
 	return s
 }
@@ -37,6 +42,21 @@ func (s *logSink) set(lc LogConfig) {
 		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: time.RFC3339}
 	}
 	s.active.Store(st)
+}
+
+// startBuffer gathers lines in memory until stopBuffer (logbuffer.go); the gateway's run
+// owns the flusher between the two. Without a buffer both are no-ops.
+func (s *logSink) startBuffer() {
+	if s.buf != nil {
+		s.buf.start()
+	}
+}
+
+// stopBuffer writes what is pending and stops the flusher, waiting for it.
+func (s *logSink) stopBuffer() {
+	if s.buf != nil {
+		s.buf.stop()
+	}
 }
 
 func (s *logSink) level() zerolog.Level { return s.active.Load().level }

@@ -1,0 +1,94 @@
+package proxy_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mdegate/mdegate/proxy"
+	"github.com/mdegate/mdegate/routing"
+)
+
+// Small JSON answers are rewritten whole and keep a (new) length; larger or unsized ones
+// stream chunked; a small one whose links grow past the pooled buffer streams the rest. The
+// caller gets the same bytes every way.
+func TestSmallAnswers(t *testing.T) {
+	const mde = "https://api.security.microsoft.com"
+	page := func(links int) string {
+		var b strings.Builder
+		b.WriteString(`{"value":[`)
+		for i := range links {
+			b.WriteString(`{"@odata.nextLink":"` + mde + `/api/x?$skip=` + strconv.Itoa(i) + `"},`)
+		}
+		b.WriteString(`{}]}`)
+		return b.String()
+	}
+	// A public URL long enough that 220 links grow a 16 KiB answer past the 32 KiB buffer.
+	public := "https://gw.example/" + strings.Repeat("p", 120)
+	tests := []struct {
+		name      string
+		body      string
+		chunked   bool // the upstream sends no length
+		wantSized bool // the caller gets a Content-Length
+	}{
+		{"one link", page(1), false, true},
+		{"no link", `{"value":[]}`, false, true},
+		{"just over the small size", page(1) + strings.Repeat(" ", 16<<10), false, false},
+		{"unsized", page(3), true, false},
+		{"grows past the buffer", page(220), false, false},
+	}
+	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.URL.Query().Get("case"))
+		tt := tests[i]
+		w.Header().Set("Content-Type", "application/json")
+		if tt.chunked {
+			w.(http.Flusher).Flush() // headers out before the body: no length
+		} else {
+			w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+		}
+		_, _ = io.WriteString(w, tt.body)
+	}))
+	defer upstream.Close()
+	routes, err := routing.New(routing.Options{Regions: map[string]string{routing.Global: upstream.URL},
+		Tenants: []routing.TenantOptions{{Name: "contoso", ID: "8f0d1c0e-3c2a-4b1e-9d53-1f2a3b4c5d6e"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse(public)
+	pool := upstream.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	gw := httptest.NewServer(proxy.New(proxy.Options{Routes: routes, Tokens: fixedTokens{},
+		Transport: proxy.NewTransport(pool, 0), PublicURL: pub}))
+	defer gw.Close()
+	if len(page(220)) > 16<<10 || len(strings.ReplaceAll(page(220), mde, public)) <= 32<<10 {
+		t.Fatalf("the growing case does not grow past the buffer: %d -> %d bytes", len(page(220)),
+			len(strings.ReplaceAll(page(220), mde, public)))
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", gw.URL+"/api/alerts?case="+strconv.Itoa(i), nil)
+			req.Header.Set("X-Tenant-ID", "contoso")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.ReplaceAll(tt.body, mde, public); string(body) != want {
+				t.Errorf("body differs: got %d bytes, want %d", len(body), len(want))
+			}
+			if sized := resp.ContentLength >= 0; sized != tt.wantSized {
+				t.Errorf("Content-Length %d; want sized=%v", resp.ContentLength, tt.wantSized)
+			}
+			if resp.ContentLength >= 0 && resp.ContentLength != int64(len(body)) {
+				t.Errorf("Content-Length %d for %d bytes", resp.ContentLength, len(body))
+			}
+		})
+	}
+}
