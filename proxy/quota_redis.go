@@ -213,6 +213,7 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 	ro.MaxRetries = -1
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
 	l.client = redis.NewClient(ro)
 	l.onState(true)
 	probe := opts.ProbeInterval
@@ -223,6 +224,14 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 	go l.probe(probe)
 	return l, nil
 }
+
+// quietRedis silences go-redis's own logger, which is process-wide and would print every
+// failed dial to stderr while Redis is down; the limiter logs each transition itself.
+var quietRedis sync.Once
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 // Shared reports whether decisions are taken in Redis (false: degraded to the fallback).
 func (l *RedisLimiter) Shared() bool { return !l.degraded.Load() }

@@ -239,3 +239,33 @@ func TestParseRedisURLHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTake is the cost of one quota decision: in memory, and one Redis round trip (on
+// loopback; add the network's round trip for a Redis elsewhere).
+func BenchmarkTake(b *testing.B) {
+	f := newFamilies(map[string]FamilyLimits{"alerts": {PerMinute: 1 << 30, PerHour: 1 << 30}}, 0).classify("/api/alerts")
+	run := func(b *testing.B, l Limiter) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := l.Take(context.Background(), redisTenant, f, time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("memory", func(b *testing.B) {
+		run(b, NewMemoryLimiter(MemoryLimiterOptions{TenantIDs: []string{redisTenant}}))
+	})
+	b.Run("redis", func(b *testing.B) {
+		l, err := NewRedisLimiter(RedisLimiterOptions{URL: redistest.URL(b), KeyPrefix: redistest.Prefix(b), TenantIDs: []string{redisTenant}, Timeout: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		run(b, l)
+		if !l.Shared() {
+			b.Fatal("degraded during the benchmark: the numbers are the fallback's")
+		}
+	})
+}

@@ -28,6 +28,10 @@ type Options struct {
 	// scrape, so it must be cheap and safe for concurrent use. Nil means no token state
 	// metrics.
 	Tenants func() []TenantStatus
+	// QuotaStore says whether limits.redis is set and, if so, whether Redis decides (shared)
+	// or this gateway's own limiter does (degraded); it is called on every scrape. Nil means
+	// no quota store metric.
+	QuotaStore func() (configured, shared bool)
 	// Now is the clock for seconds-until-expiry. Nil means time.Now.
 	Now func() time.Time
 }
@@ -96,6 +100,9 @@ func New(opts Options) *Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Tenants != nil {
 		r.reg.MustRegister(&tokenCollector{tenants: opts.Tenants, now: r.now})
+	}
+	if opts.QuotaStore != nil {
+		r.reg.MustRegister(&quotaCollector{state: opts.QuotaStore})
 	}
 	return r
 }

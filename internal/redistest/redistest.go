@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,8 +48,12 @@ func Prefix(t testing.TB) string {
 }
 
 // Server is a redis-server process of the test's own, on a loopback port, without
-// persistence, its files under t.TempDir(). It is killed at cleanup.
+// persistence, its files under t.TempDir(), and with a random password (in URL), so tests
+// can check it never reaches a log. It is killed at cleanup.
 type Server struct {
+	// Password is the server's requirepass.
+	Password string
+
 	t    testing.TB
 	dir  string
 	port int
@@ -68,14 +73,14 @@ func Start(t testing.TB) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &Server{t: t, dir: t.TempDir(), port: port}
+	s := &Server{t: t, dir: t.TempDir(), port: port, Password: "redis-pw-" + Prefix(t)[len("mdegate-test-"):len("mdegate-test-")+12]}
 	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
 }
 
 // URL is the server's redis:// URL.
-func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+func (s *Server) URL() string { return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", s.Password, s.port) }
 
 // Kill kills the server (SIGKILL, as a crash) and waits for it. Killing a dead server is a
 // no-op.
@@ -94,7 +99,7 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "redis.log")
+		"--save", "", "--appendonly", "no", "--requirepass", s.Password, "--dir", s.dir, "--logfile", "redis.log")
 	cmd.Dir = s.dir
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
@@ -128,5 +133,5 @@ func ping(port int) bool {
 		return false
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && line == "+PONG\r\n"
+	return err == nil && (line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH")) // up, with a password
 }
