@@ -254,3 +254,38 @@ func metricsText(t *testing.T, g *testGateway) string {
 	_, body := g.do(t, "GET", "/metrics", "", nil)
 	return string(body)
 }
+
+// Issue #8: a Retry-After that MDE gives one replica holds back the others, for that tenant
+// and family.
+func TestReplicasShareRetryAfter(t *testing.T) {
+	extra := fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q, timeout: 2s}\n", redistest.URL(t), redistest.Prefix(t))
+	emu, gws := startReplicas(t, 2, 0, extra)
+	if resp, _ := gws[1].do(t, "GET", "/api/machines", "contoso", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("warm-up: %s", resp.Status) // tokens fetched, so the timing below is MDE's
+	}
+	emu.Throttle(demoContoso, 2*time.Second)
+	throttled := time.Now()
+	// Replica 0 meets the 429, stores the Retry-After, waits it out and replays.
+	done := make(chan int, 1)
+	go func() {
+		resp, _ := gws[0].do(t, "GET", "/api/alerts", "contoso", nil)
+		done <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for emu.Throttled() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	emu.ResetRequests()
+	// Replica 1 never saw the 429, yet its alerts call waits; its machines call does not.
+	resp, _ := gws[1].do(t, "GET", "/api/machines", "contoso", nil)
+	if took := time.Since(throttled); resp.StatusCode != http.StatusOK || took > time.Second {
+		t.Errorf("machines on the other replica: %s after %v, want 200 at once (another family)", resp.Status, took)
+	}
+	resp, _ = gws[1].do(t, "GET", "/api/alerts", "contoso", nil)
+	if took := time.Since(throttled); resp.StatusCode != http.StatusOK || took < 1900*time.Millisecond {
+		t.Errorf("alerts on the other replica: %s after %v, want 200 after the 2 s Retry-After", resp.Status, took)
+	}
+	if s := <-done; s != http.StatusOK {
+		t.Errorf("the throttled replica answered %d, want 200 (waited and replayed)", s)
+	}
+}
