@@ -289,3 +289,35 @@ func TestReplicasShareRetryAfter(t *testing.T) {
 		t.Errorf("the throttled replica answered %d, want 200 (waited and replayed)", s)
 	}
 }
+
+// A reload turns limits.redis on and off; the generation it replaces closes its Redis client.
+func TestReloadQuotaStore(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	g := startGateway(t, "")
+	if q := readyz(t, g)["quota"]; q != "local" {
+		t.Fatalf("/readyz quota %v, want local", q)
+	}
+	g.writeConfig(t, "127.0.0.1:0", fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q}\n", url, prefix))
+	if !g.reload(t) {
+		t.Fatalf("reload to limits.redis refused:\n%s", g.logs)
+	}
+	if q := readyz(t, g)["quota"]; q != "shared" {
+		t.Fatalf("/readyz quota %v after the reload, want shared", q)
+	}
+	if resp, _ := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("call: %s", resp.Status)
+	}
+	o, _ := redis.ParseURL(url)
+	c := redis.NewClient(o)
+	defer c.Close()
+	if n, err := c.Exists(context.Background(), prefix+demoContoso+":alerts").Result(); err != nil || n != 1 {
+		t.Errorf("no quota state in Redis after a call (%v)", err)
+	}
+	g.writeConfig(t, "127.0.0.1:0", "limits: {shape: false}\n")
+	if !g.reload(t) {
+		t.Fatalf("reload to shape: false refused:\n%s", g.logs)
+	}
+	if q := readyz(t, g)["quota"]; q != "off" {
+		t.Errorf("/readyz quota %v with shape: false, want off", q)
+	}
+}
