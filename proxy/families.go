@@ -8,10 +8,11 @@ import (
 
 // FamilyLimits are the limits of one API family, per (app, tenant).
 type FamilyLimits struct {
-	// PerMinute is how many requests MDE accepts per minute. Zero means the family's default.
+	// PerMinute is how many requests MDE accepts per minute. Zero means the family's default;
+	// a negative value means no per-minute limit.
 	PerMinute int
 	// PerHour is how many requests MDE accepts per hour. Zero means the family's default
-	// (which is none for some families).
+	// (which is none for some families); a negative value means no hourly limit.
 	PerHour int
 	// Timeout bounds the wait for MDE's response headers. Zero means the family's default,
 	// else Options.UpstreamTimeout.
@@ -82,10 +83,10 @@ func newFamilies(overrides map[string]FamilyLimits, timeout time.Duration) *fami
 	for i, d := range defaultFamilies {
 		f := Family{Name: d.name, Index: i, Limits: d.limits, replay: d.name == "advancedqueries"}
 		if o, ok := overrides[d.name]; ok {
-			if o.PerMinute > 0 {
+			if o.PerMinute != 0 {
 				f.Limits.PerMinute = o.PerMinute
 			}
-			if o.PerHour > 0 {
+			if o.PerHour != 0 {
 				f.Limits.PerHour = o.PerHour
 			}
 			if o.Timeout > 0 {

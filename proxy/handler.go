@@ -389,7 +389,8 @@ func (h *Handler) observe(c *call, r *http.Request, start time.Time) {
 		return
 	}
 	o := Observation{Tenant: c.tenant, Method: r.Method, Family: FamilyOther,
-		Status: c.statusCode(), Total: time.Since(start), Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed}
+		Status: c.statusCode(), Total: time.Since(start), Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed,
+		Attempts: c.attempts, FailoverFrom: c.failoverFrom, ThrottleWait: c.throttleWait}
 	if c.family != nil {
 		o.Family = FamilyIndex(c.family.Index)
 	}

@@ -33,6 +33,15 @@ type Observation struct {
 	Reached bool
 	// UpstreamFailed is true when the round trip to MDE failed (unreachable or timed out).
 	UpstreamFailed bool
+	// Attempts is how many times the request was sent to MDE (failovers and replays
+	// included); 0 when it never was.
+	Attempts int
+	// FailoverFrom is the region of the first attempt when another region's endpoint was
+	// tried after it; "" when there was no failover.
+	FailoverFrom string
+	// ThrottleWait is how long the call waited for a quota slot or out MDE's Retry-After;
+	// zero when it did not wait.
+	ThrottleWait time.Duration
 }
 
 // FamilyIndex is an API family (see families.go) as a dense index into FamilyNames(), so

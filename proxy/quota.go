@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Limiter keeps MDE's quotas per (tenant, API family) on the gateway's side, so that many
@@ -56,14 +54,15 @@ type MemoryLimiterOptions struct {
 	Now func() time.Time
 }
 
-// MemoryLimiter is a Limiter in process memory: per (tenant, family) two token buckets
-// (golang.org/x/time/rate), one per minute and one per hour.
+// MemoryLimiter is a Limiter in process memory: per (tenant, family) two sliding-window logs
+// (window.go), one per minute and one per hour.
 //
-// A bucket for a limit of L per window W holds a burst of L/10 (at least 1) and refills the
-// remaining 90% over W plus a slack (5% of W, at least 1 s). Whatever MDE's window alignment,
-// no span of W plus the slack admits more than L, so the delay between the gateway's
-// admission and MDE's count may vary by up to the slack: bursts are spread rather than sent
-// into a 429.
+// A log for a limit of L per window W admits at most L requests in any span of W plus a slack
+// (W/30, at least 1 s). Whatever MDE's windows are (fixed or sliding, however aligned), none
+// sees more than L as long as the delay between the gateway's admission and MDE's count
+// varies by less than the slack. A burst of up to L goes through at once; the rest wait for
+// the oldest admission to leave the span. Sustained, it uses W/(W+slack) of the allowance:
+// 96.8 % for a minute or an hour.
 type MemoryLimiter struct {
 	tenants map[string]*tenantLimits // read-only after construction
 	minute  time.Duration
@@ -77,9 +76,10 @@ type tenantLimits struct {
 	buckets []*buckets // by Family.Index, created on first use
 }
 
+// buckets are one (tenant, family)'s limits; tenantLimits.mu guards them.
 type buckets struct {
-	minute, hour *rate.Limiter // hour is nil when the family has no hourly limit
-	until        time.Time     // MDE said 429 until then; guarded by tenantLimits.mu
+	minute, hour *slidingLog // nil when the family has no such limit
+	until        time.Time   // MDE said 429 until then
 }
 
 // NewMemoryLimiter builds a MemoryLimiter.
@@ -97,12 +97,9 @@ func NewMemoryLimiter(opts MemoryLimiterOptions) *MemoryLimiter {
 	return l
 }
 
-// bucket returns a token bucket for limit per window, shaped as the type's doc says.
-func bucket(limit int, window time.Duration) *rate.Limiter {
-	burst := max(limit/10, 1)
-	refill := max(limit-burst, 1)
-	slack := max(window/20, time.Second)
-	return rate.NewLimiter(rate.Limit(float64(refill)/(window+slack).Seconds()), burst)
+// bucket returns the log for limit per window, with the slack the type's doc gives.
+func bucket(limit int, window time.Duration) *slidingLog {
+	return newSlidingLog(limit, window+max(window/30, time.Second))
 }
 
 func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buckets) {
@@ -114,7 +111,10 @@ func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buc
 	defer tl.mu.Unlock()
 	b := tl.buckets[f.Index]
 	if b == nil {
-		b = &buckets{minute: bucket(f.Limits.PerMinute, l.minute)}
+		b = &buckets{}
+		if f.Limits.PerMinute > 0 {
+			b.minute = bucket(f.Limits.PerMinute, l.minute)
+		}
 		if f.Limits.PerHour > 0 {
 			b.hour = bucket(f.Limits.PerHour, 60*l.minute)
 		}
@@ -126,33 +126,36 @@ func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buc
 // Take implements Limiter.
 func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
 	tl, b := l.buckets(tenantID, f)
-	if b == nil || f.Limits.PerMinute <= 0 {
+	if b == nil {
 		return 0, nil
 	}
 	now := l.now()
+	n := now.UnixNano()
 	tl.mu.Lock()
-	until := b.until
-	tl.mu.Unlock()
-	rm := b.minute.ReserveN(now, 1)
-	delay := rm.DelayFrom(now)
-	var rh *rate.Reservation
+	at := n
+	if !b.until.IsZero() { // (the zero time has no UnixNano)
+		at = max(at, b.until.UnixNano())
+	}
+	if b.minute != nil {
+		at = max(at, b.minute.next(n))
+	}
 	if b.hour != nil {
-		rh = b.hour.ReserveN(now, 1)
-		delay = max(delay, rh.DelayFrom(now))
+		at = max(at, b.hour.next(n))
 	}
-	delay = max(delay, until.Sub(now))
-	cancel := func() {
-		rm.CancelAt(now)
-		if rh != nil {
-			rh.CancelAt(now)
-		}
+	delay := time.Duration(at - n)
+	if delay > maxWait {
+		tl.mu.Unlock()
+		return 0, &ThrottledError{RetryAfter: delay}
 	}
+	if b.minute != nil {
+		b.minute.add(at)
+	}
+	if b.hour != nil {
+		b.hour.add(at)
+	}
+	tl.mu.Unlock()
 	if delay <= 0 {
 		return 0, nil
-	}
-	if delay > maxWait {
-		cancel()
-		return 0, &ThrottledError{RetryAfter: delay}
 	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
@@ -160,7 +163,14 @@ func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, ma
 	case <-t.C:
 		return delay, nil
 	case <-ctx.Done():
-		cancel()
+		tl.mu.Lock()
+		if b.minute != nil {
+			b.minute.cancel(at)
+		}
+		if b.hour != nil {
+			b.hour.cancel(at)
+		}
+		tl.mu.Unlock()
 		return 0, ctx.Err()
 	}
 }

@@ -19,26 +19,27 @@ import (
 //
 // Each decision is one round trip: a Lua script (EVALSHA, EVAL on NOSCRIPT) that reads the
 // family's state, decides and writes it back atomically, so replicas never race on a
-// read-modify-write. The state of one (tenant, family) is one hash at
-// "<prefix><tenant>:<family>" with three fields, all in microseconds of the Redis server's
-// clock (so replicas need not agree on the time):
+// read-modify-write. It keeps MemoryLimiter's sliding-window logs (window.go) in Redis, in
+// microseconds of the Redis server's clock (so replicas need not agree on the time), under
+// keys sharing one hash tag (one Redis Cluster slot) per (tenant, family):
 //
-//	m  the minute bucket's theoretical arrival time (GCRA): when the bucket is full again
-//	h  the same for the hourly bucket, when the family has an hourly limit
-//	u  MDE said 429 until then (a Retry-After learned by any replica)
+//	<prefix>{<tenant>:<family>}    a hash; field u: MDE said 429 until then (a Retry-After
+//	                               learned by any replica)
+//	<prefix>{<tenant>:<family>}:m  the minute log: a list of admission times, oldest first
+//	<prefix>{<tenant>:<family>}:h  the same for the hour
 //
-// The buckets are shaped exactly as MemoryLimiter's (a tenth of the limit as burst, the rest
-// refilled over the window plus a slack). The hash expires once every bucket is full again,
-// so an idle tenant leaves nothing behind.
+// Every key expires once its contents have left their span, so an idle tenant leaves
+// nothing behind.
 //
 // Redis slow or down never fails a request: a decision that Redis does not answer within
 // Timeout is taken by the local fallback limiter, the limiter turns "degraded" (logged once),
 // and stays so until a periodic PING succeeds again (logged once too).
 
-// takeScript decides one request. KEYS[1] is the family's hash. ARGV: now in µs (0: the
-// server's TIME), the longest acceptable wait in µs, then per bucket (minute, then hour) its
-// emission interval in µs and its burst. It returns the wait in µs (≥ 0, the slot is taken),
-// or minus the wait when that is longer than allowed (nothing is taken).
+// takeScript decides one request, as MemoryLimiter.Take. KEYS: the hash, then one log per
+// limit. ARGV: now in µs (0: the server's TIME), the longest acceptable wait in µs, then per
+// log its limit and span in µs. It returns {admission - now in µs, admission} when the slot
+// is taken (at the admission time), or {-(wait in µs), 0} when the wait is longer than
+// allowed (nothing is taken).
 const takeScript = `
 local now = tonumber(ARGV[1])
 if now == 0 then
@@ -46,35 +47,46 @@ if now == 0 then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local maxwait = tonumber(ARGV[2])
-local st = redis.call('HMGET', KEYS[1], 'u', 'm', 'h')
-local delay = 0
-local keep = now
-local u = tonumber(st[1])
-if u and u > now then
-  delay = u - now
-  keep = u
+local at = now
+local u = tonumber(redis.call('HGET', KEYS[1], 'u'))
+if u and u > at then at = u end
+for i = 2, #KEYS do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local span = tonumber(ARGV[2 * i])
+  local k = KEYS[i]
+  while true do
+    local first = tonumber(redis.call('LINDEX', k, 0))
+    if first == nil or first + span > now then break end
+    redis.call('LPOP', k)
+  end
+  local n = redis.call('LLEN', k)
+  if n > 0 then
+    local last = tonumber(redis.call('LINDEX', k, -1))
+    if last > at then at = last end
+    if n >= limit then
+      local t = tonumber(redis.call('LINDEX', k, n - limit)) + span
+      if t > at then at = t end
+    end
+  end
 end
-local fields = {'m', 'h'}
-local set = {}
-local n = (#ARGV - 2) / 2
-for i = 1, n do
-  local interval = tonumber(ARGV[1 + 2 * i])
-  local burst = tonumber(ARGV[2 + 2 * i])
-  local tat = tonumber(st[1 + i]) or now
-  if tat < now then tat = now end
-  tat = tat + interval
-  local d = tat - now - burst * interval
-  if d > delay then delay = d end
-  if tat > keep then keep = tat end
-  set[#set + 1] = fields[i]
-  set[#set + 1] = string.format('%.0f', tat)
+if at - now > maxwait then
+  return {-(at - now), 0}
 end
-if delay > maxwait then
-  return -math.ceil(delay)
+local sat = string.format('%.0f', at)
+for i = 2, #KEYS do
+  redis.call('RPUSH', KEYS[i], sat)
+  redis.call('PEXPIRE', KEYS[i], math.ceil((at + tonumber(ARGV[2 * i]) - now) / 1000) + 1000)
 end
-redis.call('HSET', KEYS[1], unpack(set))
-redis.call('PEXPIRE', KEYS[1], math.ceil((keep - now) / 1000) + 1000)
-return math.ceil(delay)
+return {at - now, sat}
+`
+
+// cancelScript withdraws an admission a caller did not use (it left while waiting): only
+// when it is still the latest, as slidingLog.cancel. KEYS: the logs; ARGV[1]: its time.
+const cancelScript = `
+for i = 1, #KEYS do
+  if redis.call('LINDEX', KEYS[i], -1) == ARGV[1] then redis.call('RPOP', KEYS[i]) end
+end
+return 0
 `
 
 // backoffScript records MDE's Retry-After. KEYS[1] is the family's hash; ARGV: now in µs (0:
@@ -89,14 +101,13 @@ local u = now + tonumber(ARGV[2])
 local old = tonumber(redis.call('HGET', KEYS[1], 'u'))
 if old and old >= u then return 0 end
 redis.call('HSET', KEYS[1], 'u', string.format('%.0f', u))
-local ttl = redis.call('PTTL', KEYS[1])
-local need = math.ceil((u - now) / 1000) + 1000
-if ttl < need then redis.call('PEXPIRE', KEYS[1], need) end
+redis.call('PEXPIRE', KEYS[1], math.ceil((u - now) / 1000) + 1000)
 return 1
 `
 
 var (
 	takeLua    = redis.NewScript(takeScript)
+	cancelLua  = redis.NewScript(cancelScript)
 	backoffLua = redis.NewScript(backoffScript)
 )
 
@@ -143,7 +154,7 @@ type RedisLimiterOptions struct {
 // Close stops its prober and closes the connections.
 type RedisLimiter struct {
 	client   *redis.Client
-	keys     map[string][]string // tenant → key by Family.Index; read-only after construction
+	keys     map[string][]familyKeys // tenant → keys by Family.Index; read-only after construction
 	minute   time.Duration
 	timeout  time.Duration
 	fallback Limiter
@@ -180,7 +191,7 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 		return nil, err
 	}
 	l := &RedisLimiter{
-		keys: make(map[string][]string, len(opts.TenantIDs)), minute: opts.Minute, timeout: opts.Timeout,
+		keys: make(map[string][]familyKeys, len(opts.TenantIDs)), minute: opts.Minute, timeout: opts.Timeout,
 		fallback: opts.Fallback, log: opts.Logger, onState: opts.OnState, now: opts.Now, stop: make(chan struct{}),
 	}
 	if l.minute <= 0 {
@@ -201,9 +212,10 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 	}
 	for _, id := range opts.TenantIDs {
 		id = strings.ToLower(id)
-		keys := make([]string, len(defaultFamilies))
+		keys := make([]familyKeys, len(defaultFamilies))
 		for i, f := range defaultFamilies {
-			keys[i] = prefix + id + ":" + f.name
+			base := prefix + "{" + id + ":" + f.name + "}"
+			keys[i] = familyKeys{hash: base, minute: base + ":m", hour: base + ":h"}
 		}
 		l.keys[id] = keys
 	}
@@ -280,12 +292,15 @@ func (l *RedisLimiter) fail(op string, err error) {
 	}
 }
 
-func (l *RedisLimiter) key(tenantID string, f *Family) string {
+// familyKeys are one (tenant, family)'s keys, built at construction.
+type familyKeys struct{ hash, minute, hour string }
+
+func (l *RedisLimiter) key(tenantID string, f *Family) *familyKeys {
 	keys := l.keys[tenantID]
 	if keys == nil || f.Index < 0 || f.Index >= len(keys) {
-		return ""
+		return nil
 	}
-	return keys[f.Index]
+	return &keys[f.Index]
 }
 
 // nowMicros is the injected clock in µs, or 0 for the Redis server's clock.
@@ -296,32 +311,45 @@ func (l *RedisLimiter) nowMicros() int64 {
 	return l.now().UnixMicro()
 }
 
-// bucketArgs are a bucket's emission interval in µs and burst, shaped as MemoryLimiter's.
-func bucketArgs(limit int, window time.Duration) (interval int64, burst int) {
-	burst = max(limit/10, 1)
-	refill := max(limit-burst, 1)
-	slack := max(window/20, time.Second)
-	return int64(window+slack) / int64(time.Microsecond) / int64(refill), burst
+// span is the span of a log for window, with MemoryLimiter's slack, in µs.
+func span(window time.Duration) int64 {
+	return (window + max(window/30, time.Second)).Microseconds()
 }
 
 // Take implements Limiter.
 func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
-	key := l.key(tenantID, f)
-	if key == "" || f.Limits.PerMinute <= 0 {
+	k := l.key(tenantID, f)
+	if k == nil {
 		return 0, nil
 	}
 	if l.degraded.Load() {
 		return l.fallback.Take(ctx, tenantID, f, maxWait)
 	}
-	mi, mb := bucketArgs(f.Limits.PerMinute, l.minute)
-	args := []any{l.nowMicros(), maxWait.Microseconds(), mi, mb}
+	keys := make([]string, 1, 3)
+	keys[0] = k.hash
+	args := make([]any, 2, 6)
+	args[0], args[1] = l.nowMicros(), maxWait.Microseconds()
+	if f.Limits.PerMinute > 0 {
+		keys = append(keys, k.minute)
+		args = append(args, f.Limits.PerMinute, span(l.minute))
+	}
 	if f.Limits.PerHour > 0 {
-		hi, hb := bucketArgs(f.Limits.PerHour, 60*l.minute)
-		args = append(args, hi, hb)
+		keys = append(keys, k.hour)
+		args = append(args, f.Limits.PerHour, span(60*l.minute))
 	}
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
-	v, err := takeLua.Run(rctx, l.client, []string{key}, args...).Int64()
+	v, err := takeLua.Run(rctx, l.client, keys, args...).Slice()
 	cancel()
+	var wait int64
+	if err == nil {
+		var ok bool
+		if len(v) == 2 {
+			wait, ok = v[0].(int64)
+		}
+		if !ok {
+			err = errors.New("unexpected answer from the quota script")
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err() // the caller left; Redis is not to blame
@@ -329,16 +357,21 @@ func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *Family, max
 		l.fail("take", err)
 		return l.fallback.Take(ctx, tenantID, f, maxWait)
 	}
-	if v < 0 {
-		return 0, &ThrottledError{RetryAfter: time.Duration(-v) * time.Microsecond}
+	if wait < 0 {
+		return 0, &ThrottledError{RetryAfter: time.Duration(-wait) * time.Microsecond}
 	}
-	delay := time.Duration(v) * time.Microsecond
+	delay := time.Duration(wait) * time.Microsecond
 	if delay <= 0 {
 		return 0, nil
 	}
-	// The slot is taken in Redis; a caller who leaves while waiting leaves it unused, which
-	// errs on the safe side of MDE's quota.
 	if err := sleep(ctx, delay); err != nil {
+		// The caller left: give the slot back if it is still the latest (one more round
+		// trip, only then, bounded like any other).
+		if at, ok := v[1].(string); ok && len(keys) > 1 {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
+			_ = cancelLua.Run(cctx, l.client, keys[1:], at).Err()
+			cancel()
+		}
 		return 0, err
 	}
 	return delay, nil
@@ -348,8 +381,8 @@ func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *Family, max
 // too, so it is ready should Redis go away.
 func (l *RedisLimiter) Backoff(tenantID string, f *Family, until time.Time) {
 	l.fallback.Backoff(tenantID, f, until)
-	key := l.key(tenantID, f)
-	if key == "" || l.degraded.Load() {
+	k := l.key(tenantID, f)
+	if k == nil || l.degraded.Load() {
 		return
 	}
 	wait := time.Until(until)
@@ -361,7 +394,7 @@ func (l *RedisLimiter) Backoff(tenantID string, f *Family, until time.Time) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
-	if err := backoffLua.Run(ctx, l.client, []string{key}, l.nowMicros(), wait.Microseconds()).Err(); err != nil {
+	if err := backoffLua.Run(ctx, l.client, []string{k.hash}, l.nowMicros(), wait.Microseconds()).Err(); err != nil {
 		l.fail("backoff", err)
 	}
 }

@@ -95,7 +95,8 @@ func TestAdminListen(t *testing.T) {
 
 // The metrics the issue asks for, with their labels: bounded (API family, status class).
 func TestMetricsNamesAndLabels(t *testing.T) {
-	g := startGateway(t, "")
+	// tailwind's region is auto, so the region table is probed.
+	g := startGateway(t, tailwindAuto, withTailwind)
 	for _, c := range []struct{ path, tenant string }{
 		{"/api/alerts?$top=1", "contoso"},
 		{"/api/Alerts?$top=1", "contoso"},
@@ -104,7 +105,15 @@ func TestMetricsNamesAndLabels(t *testing.T) {
 		{"/api/alerts", "northwind"},
 		{"/api/alerts", "tailspin"},
 	} {
+		if strings.HasPrefix(c.path, "/api/machines") {
+			g.emu.Throttle(demoContoso, time.Second) // this call waits 1 s and is replayed
+		}
 		g.do(t, "GET", c.path, c.tenant, nil)
+	}
+	// us answers 503: fabrikam's call fails over to global, and us cools down.
+	g.emu.FailRegion("us", 503)
+	if resp, _ := g.do(t, "GET", "/api/alerts", "fabrikam", nil); resp.StatusCode != 200 {
+		t.Fatalf("fabrikam's failover: %d", resp.StatusCode)
 	}
 	// A call is counted just after its log line is written: wait until none is in flight
 	// but the scrape itself.
@@ -142,6 +151,13 @@ func TestMetricsNamesAndLabels(t *testing.T) {
 		`mdegate_token_consecutive_failures{tenant="northwind"} 1`,
 		`mdegate_config_reloads_total{result="ok"} 1`,
 		`mdegate_token_fetch_duration_seconds_count 3`,
+		`mdegate_throttle_wait_seconds_count{family="machines"} 1`,
+		`mdegate_upstream_attempts_total{family="machines"} 2`,
+		`mdegate_upstream_attempts_total{family="alerts"} 4`, // contoso 2, fabrikam 2 (a failover); northwind's never left
+		`mdegate_failovers_total{from="us",to="global"} 1`,
+		`mdegate_region_rtt_seconds{region="eu"} `,
+		`mdegate_region_healthy{region="eu"} 1`,
+		`mdegate_region_healthy{region="us"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, want) {

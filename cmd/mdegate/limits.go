@@ -11,14 +11,20 @@ import (
 
 // FamilyConfig overrides one API family's limits (limits.families.NAME).
 type FamilyConfig struct {
-	// PerMinute is the requests per minute MDE allows. Unset: the family's documented limit.
+	// PerMinute is the requests per minute MDE allows. Unset (or 0): the family's documented
+	// limit. -1: no per-minute limit (the gateway does not shape the family per minute; MDE's
+	// own 429s are still honoured).
 	PerMinute int `yaml:"per_minute"`
-	// PerHour is the requests per hour MDE allows. Unset: the family's documented limit.
+	// PerHour is the requests per hour MDE allows. Unset (or 0): the family's documented
+	// limit. -1: no hourly limit. Both -1 turn the family's shaping off.
 	PerHour int `yaml:"per_hour"`
 	// Timeout bounds the wait for MDE's response headers. Unset: the family's default (4 m
 	// for advancedqueries), else limits.upstream_timeout.
 	Timeout time.Duration `yaml:"timeout"`
 }
+
+// unlimited is the per_minute or per_hour that turns a family's limit off.
+const unlimited = -1
 
 // validateLimits checks the quota and failover keys.
 func (c *Config) validateLimits() []Problem {
@@ -43,11 +49,11 @@ func (c *Config) validateLimits() []Problem {
 			add(key, "%q is not an API family (known: %s)", name, strings.Join(known, ", "))
 			continue
 		}
-		if f.PerMinute < 0 {
-			add(key+".per_minute", "%d is negative", f.PerMinute)
+		if f.PerMinute < unlimited {
+			add(key+".per_minute", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerMinute)
 		}
-		if f.PerHour < 0 {
-			add(key+".per_hour", "%d is negative", f.PerHour)
+		if f.PerHour < unlimited {
+			add(key+".per_hour", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerHour)
 		}
 		if f.Timeout < 0 {
 			add(key+".timeout", "%v is negative", f.Timeout)

@@ -68,7 +68,7 @@ func spread(t *testing.T, gws []*testGateway, n int) map[int]int {
 func TestReplicasShareOneQuota(t *testing.T) {
 	const (
 		window = time.Second
-		quota  = 200 // per window; shaped, that is a burst of 20 then 90/s
+		quota  = 200 // per window: 200 at once, the rest 2 s later (the window and its slack)
 		calls  = 300
 	)
 	// A generous Redis timeout: 300 calls at once open every pool connection on a machine
@@ -224,7 +224,7 @@ func TestReplicasFailOpenWithoutRedis(t *testing.T) {
 	o, _ := redis.ParseURL(srv.URL())
 	c := redis.NewClient(o)
 	defer c.Close()
-	key := prefix + demoContoso + ":alerts"
+	key := prefix + "{" + demoContoso + ":alerts}:m"
 	deadline := time.Now().Add(5 * time.Second)
 	for n, _ := c.Exists(context.Background(), key).Result(); n == 0; n, _ = c.Exists(context.Background(), key).Result() {
 		if time.Now().After(deadline) {
@@ -258,8 +258,12 @@ func metricsText(t *testing.T, g *testGateway) string {
 // Issue #8: a Retry-After that MDE gives one replica holds back the others, for that tenant
 // and family.
 func TestReplicasShareRetryAfter(t *testing.T) {
-	extra := fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q, timeout: 2s}\n", redistest.URL(t), redistest.Prefix(t))
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	extra := fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q, timeout: 2s}\n", url, prefix)
 	emu, gws := startReplicas(t, 2, 0, extra)
+	o, _ := redis.ParseURL(url)
+	c := redis.NewClient(o)
+	defer c.Close()
 	if resp, _ := gws[1].do(t, "GET", "/api/machines", "contoso", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("warm-up: %s", resp.Status) // tokens fetched, so the timing below is MDE's
 	}
@@ -271,11 +275,14 @@ func TestReplicasShareRetryAfter(t *testing.T) {
 		resp, _ := gws[0].do(t, "GET", "/api/alerts", "contoso", nil)
 		done <- resp.StatusCode
 	}()
+	// Wait until replica 0 has stored it (just after MDE's 429 reached it).
 	deadline := time.Now().Add(5 * time.Second)
-	for emu.Throttled() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	for !c.HExists(context.Background(), prefix+"{"+demoContoso+":alerts}", "u").Val() {
+		if time.Now().After(deadline) {
+			t.Fatal("no Retry-After stored in Redis 5 s after the 429")
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	emu.ResetRequests()
 	// Replica 1 never saw the 429, yet its alerts call waits; its machines call does not.
 	resp, _ := gws[1].do(t, "GET", "/api/machines", "contoso", nil)
 	if took := time.Since(throttled); resp.StatusCode != http.StatusOK || took > time.Second {
@@ -310,7 +317,7 @@ func TestReloadQuotaStore(t *testing.T) {
 	o, _ := redis.ParseURL(url)
 	c := redis.NewClient(o)
 	defer c.Close()
-	if n, err := c.Exists(context.Background(), prefix+demoContoso+":alerts").Result(); err != nil || n != 1 {
+	if n, err := c.Exists(context.Background(), prefix+"{"+demoContoso+":alerts}:m").Result(); err != nil || n != 1 {
 		t.Errorf("no quota state in Redis after a call (%v)", err)
 	}
 	g.writeConfig(t, "127.0.0.1:0", "limits: {shape: false}\n")

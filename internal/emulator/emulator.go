@@ -6,8 +6,9 @@
 // An Emulator owns: one HTTPS listener for Entra (discovery documents, the token endpoint,
 // signing keys), one HTTPS listener per MDE region, the self-signed CA that both present, the
 // RSA key that signs access tokens, per-tenant data (machines, alerts, indicators), and knobs
-// that inject faults while it serves: latency, region outages, refused consent, token
-// failures, revocation, quotas and one-shot throttling. It listens on loopback only and keeps
+// that inject faults while it serves: latency, region outages, regions answering an error
+// status, paused streams, refused consent, token failures, revocation, quotas and one-shot
+// throttling. It listens on loopback only and keeps
 // a record of every API request so tests can assert on what the upstream actually received.
 //
 // Start it, point MSAL at LoginURL()+"/"+tenantID and the gateway at RegionURL(name), trust
@@ -193,6 +194,7 @@ type Emulator struct {
 	gzip          bool
 	seen          []*Seen
 	throttled     int
+	pauseStream   time.Duration // SetStreamPause
 }
 
 // region is one MDE regional listener. Its fields other than name and addr are guarded by
@@ -204,6 +206,7 @@ type region struct {
 	srv     *http.Server  // nil while stopped
 	stopped chan struct{} // closed by StopRegion: interrupts this region's latency waits
 	latency time.Duration
+	fail    int // FailRegion's status; 0 = serve normally
 }
 
 // Start validates opts, generates the CA, TLS and signing keys, and starts the Entra

@@ -39,7 +39,7 @@ func (e *Emulator) regionHandler(reg *region) http.Handler {
 		defer e.leave()
 
 		e.mu.Lock()
-		stopped, latency, gz := reg.stopped, reg.latency, e.gzip
+		stopped, latency, gz, fail := reg.stopped, reg.latency, e.gzip, reg.fail
 		e.mu.Unlock()
 
 		seen := &Seen{
@@ -84,6 +84,8 @@ func (e *Emulator) regionHandler(reg *region) http.Handler {
 		switch {
 		case bodyErr != nil:
 			return // the client went away mid-body
+		case fail != 0:
+			e.serveFailure(sw, r, seen, fail)
 		case len(body) > maxBody:
 			writeAPIError(sw, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is too large.")
 		default:
@@ -669,6 +671,9 @@ func (e *Emulator) streamInventory(c *call) {
 		buf = c.t.appendInventoryRecord(buf, i)
 		if _, err := bw.Write(buf); err != nil {
 			return // the client or the region went away
+		}
+		if i == skip && !e.streamPause(c, bw) {
+			return
 		}
 		if (i-skip)%4096 == 4095 && ctx.Err() != nil {
 			return

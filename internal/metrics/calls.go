@@ -103,6 +103,15 @@ func (r *Registry) Done(o proxy.Observation) {
 	if o.Status == http.StatusTooManyRequests && o.Reached {
 		r.throttled.WithLabelValues(ts.name).Inc() // rare: resolved when it happens
 	}
+	if o.Attempts > 0 && int(o.Family) < len(r.attempts) {
+		r.attempts[o.Family].Add(float64(o.Attempts))
+	}
+	if o.ThrottleWait > 0 { // rare: resolved when it happens
+		r.throttleWait.WithLabelValues(o.Family.String()).Observe(o.ThrottleWait.Seconds())
+	}
+	if o.FailoverFrom != "" { // rare
+		r.failovers.WithLabelValues(o.FailoverFrom, o.Region).Inc()
+	}
 	rs := ts.region
 	if o.Region != "" && o.Region != rs.name { // an auto tenant, or a failover
 		rs = r.regionSeries(o.Region)

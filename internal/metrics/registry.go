@@ -28,6 +28,10 @@ type Options struct {
 	// scrape, so it must be cheap and safe for concurrent use. Nil means no token state
 	// metrics.
 	Tenants func() []TenantStatus
+	// Regions lists the region table's endpoints and their health; it is called on every
+	// scrape, so it must be cheap and safe for concurrent use. Nil means no region RTT and
+	// health metrics.
+	Regions func() []RegionStatus
 	// QuotaStore says whether limits.redis is set and, if so, whether Redis decides (shared)
 	// or this gateway's own limiter does (degraded); it is called on every scrape. Nil means
 	// no quota store metric.
@@ -52,6 +56,9 @@ type Registry struct {
 	fetchSeconds prometheus.Histogram
 	reloads      *prometheus.CounterVec
 	lastReload   prometheus.Gauge
+	throttleWait *prometheus.HistogramVec
+	attempts     []prometheus.Counter // by proxy.FamilyIndex
+	failovers    *prometheus.CounterVec
 
 	tenants sync.Map // *routing.Tenant -> *tenantSeries
 	regions sync.Map // region name -> *regionSeries
@@ -61,6 +68,10 @@ var _ proxy.Metrics = (*Registry)(nil)
 
 // latencyBuckets span a cached-token answer (milliseconds) to a long advanced hunting query.
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// waitBuckets span a shaped burst's spacing (tens of milliseconds) to the longest max_wait
+// anyone should configure.
+var waitBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
 // New builds a Registry with Go runtime and process metrics included.
 func New(opts Options) *Registry {
@@ -95,11 +106,26 @@ func New(opts Options) *Registry {
 		Help: "Configuration reloads, by result (ok or refused)."}, []string{"result"})
 	r.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mdegate_config_last_reload_success_timestamp_seconds",
 		Help: "When the configuration in use was loaded (Unix time)."})
+	r.throttleWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mdegate_throttle_wait_seconds",
+		Help:    "Time a call waited for its quota slot or out MDE's Retry-After, by API family (calls that did not wait are not observed).",
+		Buckets: waitBuckets}, []string{"family"})
+	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mdegate_upstream_attempts_total",
+		Help: "Requests sent to MDE, failovers and replays (401, 429) included, by API family; compare with mdegate_requests_total."},
+		[]string{"family"})
+	for _, f := range proxy.Families() {
+		r.attempts = append(r.attempts, attempts.WithLabelValues(f)) // resolved once: Done allocates nothing
+	}
+	r.failovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mdegate_failovers_total",
+		Help: "Calls answered by another region's endpoint than the one first tried, by first region (from) and answering region (to)."},
+		[]string{"from", "to"})
 	r.reg.MustRegister(r.inFlight, r.requests, r.total, r.upstream, r.regionUp, r.throttled,
-		r.fetches, r.fetchFails, r.fetchSeconds, r.reloads, r.lastReload,
+		r.fetches, r.fetchFails, r.fetchSeconds, r.reloads, r.lastReload, r.throttleWait, attempts, r.failovers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Tenants != nil {
 		r.reg.MustRegister(&tokenCollector{tenants: opts.Tenants, now: r.now})
+	}
+	if opts.Regions != nil {
+		r.reg.MustRegister(&regionCollector{regions: opts.Regions})
 	}
 	if opts.QuotaStore != nil {
 		r.reg.MustRegister(&quotaCollector{state: opts.QuotaStore})

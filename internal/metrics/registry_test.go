@@ -64,13 +64,78 @@ mdegate_requests_in_flight 0
 // The hot path allocates nothing once a tenant's series exist.
 func TestDoneAllocatesNothing(t *testing.T) {
 	r := metrics.New(metrics.Options{})
-	o := proxy.Observation{Tenant: tenant("contoso", "eu"), Method: "GET", Family: proxy.FamilyOf("/api/machines"), Status: 200, Reached: true}
+	o := proxy.Observation{Tenant: tenant("contoso", "eu"), Method: "GET", Family: proxy.FamilyOf("/api/machines"), Status: 200, Reached: true, Attempts: 1}
 	r.Done(o)
 	if n := testing.AllocsPerRun(1000, func() { r.Start(); r.Done(o) }); n != 0 {
 		t.Errorf("%v allocations per observed call, want 0", n)
 	}
 	if n := testing.AllocsPerRun(1000, func() { _ = proxy.FamilyOf("/api/Machines/abc/vulnerabilities") }); n != 0 {
 		t.Errorf("FamilyOf: %v allocations, want 0", n)
+	}
+}
+
+// Retries, failovers and throttle waits are counted by API family (and region), never by
+// tenant or path; the region table's RTT and health are read at scrape time.
+func TestRetryAndRegionMetrics(t *testing.T) {
+	r := metrics.New(metrics.Options{Regions: func() []metrics.RegionStatus {
+		return []metrics.RegionStatus{
+			{Region: "eu", RTT: 12 * time.Millisecond, Probed: true, Reachable: true},
+			{Region: "us", RTT: 30 * time.Millisecond, Probed: true, Reachable: true, Down: true}, // a 503 just now
+			{Region: "uk", Probed: true}, // unreachable in the last round
+			{Region: "global"},           // never probed (no auto tenant), no failure: healthy
+		}
+	}})
+	contoso := tenant("contoso", "us")
+	alerts, hunting := proxy.FamilyOf("/api/alerts"), proxy.FamilyOf("/api/advancedqueries/run")
+	for _, o := range []proxy.Observation{
+		{Tenant: contoso, Method: "GET", Family: alerts, Region: "global", Status: 200, Reached: true, Attempts: 2, FailoverFrom: "us"},
+		{Tenant: contoso, Method: "GET", Family: alerts, Region: "us", Status: 200, Reached: true, Attempts: 1, ThrottleWait: 300 * time.Millisecond},
+		{Tenant: contoso, Method: "POST", Family: hunting, Region: "us", Status: 200, Reached: true, Attempts: 2, ThrottleWait: 2 * time.Second},
+		{Tenant: contoso, Method: "GET", Family: alerts, Status: 429}, // the gateway's own 429: never sent
+	} {
+		r.Start()
+		r.Done(o)
+	}
+	want := `
+# HELP mdegate_failovers_total Calls answered by another region's endpoint than the one first tried, by first region (from) and answering region (to).
+# TYPE mdegate_failovers_total counter
+mdegate_failovers_total{from="us",to="global"} 1
+# HELP mdegate_region_healthy 1 when the region's endpoint may be chosen: not cooling down after a failed call and not unreachable in the last probe round; else 0.
+# TYPE mdegate_region_healthy gauge
+mdegate_region_healthy{region="eu"} 1
+mdegate_region_healthy{region="global"} 1
+mdegate_region_healthy{region="uk"} 0
+mdegate_region_healthy{region="us"} 0
+# HELP mdegate_region_rtt_seconds Median round trip to the region's endpoint in the last probe round (absent when unreachable or not probed; probes run while a tenant's region is auto).
+# TYPE mdegate_region_rtt_seconds gauge
+mdegate_region_rtt_seconds{region="eu"} 0.012
+mdegate_region_rtt_seconds{region="us"} 0.03
+`
+	if err := testutil.GatherAndCompare(r.Gatherer(), strings.NewReader(want), "mdegate_failovers_total",
+		"mdegate_region_healthy", "mdegate_region_rtt_seconds"); err != nil {
+		t.Error(err)
+	}
+	attempts := map[string]float64{}
+	waits := map[string]uint64{}
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "mdegate_upstream_attempts_total":
+				attempts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			case "mdegate_throttle_wait_seconds":
+				waits[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if attempts["alerts"] != 3 || attempts["advancedqueries"] != 2 || attempts["machines"] != 0 {
+		t.Errorf("attempts by family %v, want alerts 3, advancedqueries 2", attempts)
+	}
+	if len(waits) != 2 || waits["alerts"] != 1 || waits["advancedqueries"] != 1 {
+		t.Errorf("throttle waits observed by family %v, want one each for alerts and advancedqueries", waits)
 	}
 }
 
