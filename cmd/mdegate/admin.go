@@ -35,6 +35,9 @@ type readiness struct {
 	// unready, it shows here and in Tenants.
 	Tokens  map[tokens.State]int `json:"tokens"`
 	Tenants []tenantReadiness    `json:"tenants"`
+	// Quota is where quota decisions are taken: off, local, shared (limits.redis) or degraded
+	// (Redis unreachable, so local until it is back; still ready).
+	Quota string `json:"quota,omitempty"`
 }
 
 type tenantReadiness struct {
@@ -62,6 +65,7 @@ func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if g != nil {
 		defer g.release()
 		rd.Config, rd.LoadedAt = g.cfg.path, g.loaded.UTC()
+		rd.Quota = g.quotaState()
 		now := gw.now()
 		for _, tn := range g.routes.Tenants() {
 			st := g.tokens.Status(tn.ID)

@@ -76,6 +76,9 @@ type Config struct {
 
 	path string // file it came from, for messages ("" for a reader)
 	file string // the file LoadConfig read, which a reload reads again; "" when not from a file
+	// quotaMinute is the quota window in place of a minute (withQuotaMinute, for tests); zero
+	// means a minute.
+	quotaMinute time.Duration
 }
 
 // LogConfig is the log section.
@@ -201,6 +204,9 @@ type LimitsConfig struct {
 	// MaxBody caps a request body, in bytes; a larger one is answered 413. Zero means 10 MiB
 	// (10485760); negative means no cap.
 	MaxBody int64 `yaml:"max_body"`
+	// Redis shares the quota state between gateway replicas (quota_store.go). Unset: each
+	// gateway shapes alone, in memory.
+	Redis *RedisConfig `yaml:"redis"`
 }
 
 func defaultConfig() Config {

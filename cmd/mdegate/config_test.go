@@ -302,6 +302,12 @@ func TestParseConfigProblems(t *testing.T) {
 				`line 6: limits.families.machines.per_minute: -2 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.per_hour: -3 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.timeout: -3s is negative`}},
+		{name: "limits.redis", yaml: lines("limits:", "  shape: false", "  redis:", "    url: ftp://:pw-in-url@host/0", "    timeout: -1ms") + minimal,
+			want: []string{`line 4: limits.redis.url: invalid URL scheme: ftp`,
+				`line 5: limits.redis.timeout: -1ms is negative`,
+				`line 3: limits.redis: is set but limits.shape is false`}},
+		{name: "limits.redis without url", yaml: lines("limits:", "  redis: {key_prefix: gw1:}") + minimal,
+			want: []string{`line 2: limits.redis.url: is required (redis://host:6379/0)`}},
 		{name: "sovereign cloud has only global", yaml: lines("cloud:", "  name: gcc-high", "routing:", "  region: us") + minimal,
 			want: []string{`line 4: routing.region: "us" is not a region of cloud gcc-high (valid: global)`}},
 
@@ -550,6 +556,12 @@ func TestParseConfigNeverEchoesSecrets(t *testing.T) {
 		{name: "secret in a blank-looking file", yaml: lines("app:", "  client_id: "+clientID, "  client_secret_file: @DIR@/secret", "  client_secret: ' '"),
 			files: map[string][]byte{"secret": []byte(secret)}},
 		{name: "secret through an unset variable", yaml: lines("app:", "  client_secret: "+secret+"${MDEGATE_TEST_UNSET}")},
+		// limits.redis.url may carry Redis's password.
+		{name: "redis password, bad db", yaml: lines("limits:", "  redis: {url: 'redis://:"+secret+"@host:6379/x'}")},
+		{name: "redis password, bad url", yaml: lines("limits:", "  redis: {url: 'redis://:"+secret+"@ho st\x7f:1/0'}")},
+		{name: "redis password, bad scheme", yaml: lines("limits:", "  redis: {url: 'http://:"+secret+"@host/0'}")},
+		{name: "redis password in a list", yaml: lines("limits:", "  redis: {url: [redis://:"+secret+"@host/0]}")},
+		{name: "redis password, wrong tag", yaml: lines("limits:", "  redis: {url: !!int redis://:"+secret+"@host/0}")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

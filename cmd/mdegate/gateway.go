@@ -28,6 +28,8 @@ type gateway struct {
 	log     zerolog.Logger
 	metrics *metrics.Registry
 	now     func() time.Time
+	// quotaMinute is the quota window in place of a minute, from the first config (tests).
+	quotaMinute time.Duration
 
 	cur      atomic.Pointer[generation]
 	draining atomic.Bool // shutting down: /readyz says so
@@ -61,9 +63,10 @@ type servedListener struct {
 }
 
 func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
-	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout}
+	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
+		quotaMinute: cfg.quotaMinute}
 	gw.log = gw.sink.logger()
-	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus})
+	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {

@@ -27,6 +27,8 @@ type generation struct {
 	loaded    time.Time
 	// stopProber stops this generation's region prober (a no-op when no tenant uses auto).
 	stopProber func()
+	// redis is the quota limiter when limits.redis is set (nil otherwise), closed on drain.
+	redis *proxy.RedisLimiter
 
 	// refs is 1 while the generation is current, plus 1 per request running on it. It never
 	// rises again once it reached 0: acquire refuses a drained generation.
@@ -51,6 +53,9 @@ func (g *generation) acquire() bool {
 func (g *generation) release() {
 	if g.refs.Add(-1) == 0 {
 		g.stopProber()
+		if g.redis != nil {
+			_ = g.redis.Close()
+		}
 		g.transport.release()
 		g.tokens.release()
 		close(g.drained)
@@ -144,11 +149,14 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		transport = &sharedTransport{Transport: proxy.NewTransport(roots, headerTimeout), key: tkey}
 	}
 	transport.refs.Add(1)
-	var limiter proxy.Limiter
-	if cfg.Limits.shaping() {
-		limiter = proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: tenantIDs(routes)})
+	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
+	if err != nil {
+		src.release()
+		transport.release()
+		return nil, err
 	}
 	g := &generation{
+		redis:      redisLimiter,
 		cfg:        cfg,
 		routes:     routes,
 		tokens:     src,

@@ -131,12 +131,22 @@ func startEmulator(t *testing.T, secret string, opts ...func(*emulator.Options))
 // secret or token reached its log.
 func serveGateway(t *testing.T, emu *emulator.Emulator, secret string, config func(caFile string) string) *testGateway {
 	t.Helper()
+	return serveGatewayCtx(t, emu, secret, config, nil)
+}
+
+// serveGatewayCtx is serveGateway with the run context passed through hook (withQuotaMinute
+// ...) when it is not nil.
+func serveGatewayCtx(t *testing.T, emu *emulator.Emulator, secret string, config func(caFile string) string, hook func(context.Context) context.Context) *testGateway {
+	t.Helper()
 	cfgPath := writeConfig(t, emu, config)
 	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath,
 		ca: filepath.Join(filepath.Dir(cfgPath), "ca.pem"), reloads: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	ctx = withReloadTrigger(ctx, g.reloads)
+	if hook != nil {
+		ctx = hook(ctx)
+	}
 	done := g.done
 	go func() { done <- run(ctx, []string{"serve", "-config", cfgPath}, g.logs, g.logs) }()
 	t.Cleanup(func() {

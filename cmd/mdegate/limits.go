@@ -59,7 +59,7 @@ func (c *Config) validateLimits() []Problem {
 			add(key+".timeout", "%v is negative", f.Timeout)
 		}
 	}
-	return ps
+	return append(ps, c.validateRedis()...)
 }
 
 // shaping reports whether quota shaping is on (limits.shape, default true).

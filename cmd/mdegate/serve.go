@@ -17,6 +17,7 @@ import (
 // serve wires config → routing → tokens → proxy → server and runs until ctx is done,
 // reloading on SIGHUP or a change of the config file (gateway.go, reload.go).
 func serve(ctx context.Context, cfg *Config, stdout io.Writer) error {
+	cfg.quotaMinute = quotaMinute(ctx)
 	gw, err := newGateway(cfg, stdout)
 	if err != nil {
 		return err

@@ -32,6 +32,10 @@ type Options struct {
 	// scrape, so it must be cheap and safe for concurrent use. Nil means no region RTT and
 	// health metrics.
 	Regions func() []RegionStatus
+	// QuotaStore says whether limits.redis is set and, if so, whether Redis decides (shared)
+	// or this gateway's own limiter does (degraded); it is called on every scrape. Nil means
+	// no quota store metric.
+	QuotaStore func() (configured, shared bool)
 	// Now is the clock for seconds-until-expiry. Nil means time.Now.
 	Now func() time.Time
 }
@@ -122,6 +126,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.Regions != nil {
 		r.reg.MustRegister(&regionCollector{regions: opts.Regions})
+	}
+	if opts.QuotaStore != nil {
+		r.reg.MustRegister(&quotaCollector{state: opts.QuotaStore})
 	}
 	return r
 }
