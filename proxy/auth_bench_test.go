@@ -12,24 +12,12 @@ import (
 	"github.com/mdegate/mdegate/internal/emulator"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
-	"github.com/mdegate/mdegate/tokens"
 )
 
 // BenchmarkHandlerWithClient is BenchmarkHandlerOnly with a caller key and an allow list: the
 // cost of identifying the caller and checking its policy on every request.
 func BenchmarkHandlerWithClient(b *testing.B) {
-	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
-		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emu.Close()
-	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
-		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src := benchSource(b, []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}})
 	if _, err := src.Token(context.Background(), tenantID(0)); err != nil {
 		b.Fatal(err)
 	}

@@ -88,17 +88,7 @@ func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m
 	for i := range min(used, nTenants) {
 		et = append(et, emulator.Tenant{ID: tenantID(i), Name: fmt.Sprintf("t%d", i), Consented: true})
 	}
-	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}}, Tenants: et})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emu.Close()
-	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
-		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src := benchSource(b, et)
 
 	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// With its length, as MDE and the shared harness's upstream send a page.
@@ -163,18 +153,7 @@ func BenchmarkHandlerOnly(b *testing.B) {
 }
 
 func benchHandlerOnly(b *testing.B, withMetrics bool) {
-	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
-		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emu.Close()
-	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
-		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src := benchSource(b, []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}})
 	if _, err := src.Token(context.Background(), tenantID(0)); err != nil {
 		b.Fatal(err)
 	}
@@ -193,6 +172,24 @@ func benchHandlerOnly(b *testing.B, withMetrics bool) {
 	for b.Loop() {
 		h.ServeHTTP(discard{}, req)
 	}
+}
+
+// benchSource is a token source against an emulated Entra that knows tenants; both are closed
+// when the benchmark ends.
+func benchSource(b *testing.B, tenants []emulator.Tenant) *tokens.Source {
+	b.Helper()
+	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}}, Tenants: tenants})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(emu.Close)
+	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
+		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(src.Close)
+	return src
 }
 
 // roundTripFunc and answer stand in for the network only in BenchmarkHandlerOnly, whose point
