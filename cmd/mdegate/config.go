@@ -643,8 +643,14 @@ func checkListen(s string) string {
 }
 
 // checkHTTPSURL returns what is wrong with an https base URL, or "". Without allowPath only
-// "" or "/" is accepted as the path. The value is quoted with any user info redacted.
-func checkHTTPSURL(raw string, allowPath bool) string {
+// "" or "/" is accepted as the path.
+func checkHTTPSURL(raw string, allowPath bool) string { return checkBaseURL(raw, false, allowPath) }
+
+// checkBaseURL returns what is wrong with a base URL, or "": https (or http with allowHTTP),
+// a host, no user info, query or fragment, and a path only with allowPath. The value is quoted
+// with any user info redacted, and an unparsable one is not quoted at all: it may hold a
+// password.
+func checkBaseURL(raw string, allowHTTP, allowPath bool) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
@@ -655,7 +661,9 @@ func checkHTTPSURL(raw string, allowPath bool) string {
 	}
 	shown := strconv.Quote(u.Redacted())
 	switch {
-	case u.Scheme != "https":
+	case allowHTTP && u.Scheme != "http" && u.Scheme != "https":
+		return shown + " is not an http or https URL"
+	case !allowHTTP && u.Scheme != "https":
 		return shown + " is not an https URL"
 	case u.Host == "":
 		return shown + " has no host"

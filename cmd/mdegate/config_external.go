@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -18,7 +17,7 @@ func (c *Config) validateExternal() []Problem {
 		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if raw := c.PublicURL; raw != "" {
-		if msg := checkPublicURL(raw); msg != "" {
+		if msg := checkBaseURL(raw, true, true); msg != "" {
 			add("public_url", "%s", msg)
 		}
 	}
@@ -43,26 +42,6 @@ func (c *Config) validateExternal() []Problem {
 		}
 	}
 	return ps
-}
-
-// checkPublicURL returns what is wrong with public_url, or "".
-func checkPublicURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Sprintf("%q is not a valid URL", raw)
-	}
-	shown := strconv.Quote(u.Redacted())
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return shown + " is not an http or https URL"
-	case u.Host == "":
-		return shown + " has no host"
-	case u.User != nil:
-		return shown + " must not contain user info"
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return shown + " must not have a query or fragment"
-	}
-	return ""
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

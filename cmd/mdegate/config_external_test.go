@@ -19,6 +19,9 @@ func TestParseConfigExternalProblems(t *testing.T) {
 			[]string{`line 1: public_url: "https://gw.example/?x=1" must not have a query or fragment`}},
 		{"public_url with user info is redacted", "public_url: https://u:pw-1234@gw.example\n" + minimal,
 			[]string{`line 1: public_url: "https://u:xxxxx@gw.example" must not contain user info`}},
+		// Regression: an unparsable public_url was quoted whole, password included.
+		{"unparsable public_url is not echoed", "public_url: \"https://u:pw-1234@gw example\"\n" + minimal,
+			[]string{`line 1: public_url: is not a valid URL`}},
 		{"trusted proxy not an address", lines("trusted_proxies:", "  - 10.0.0.0/8", "  - lb.example", "  - 10.0.0.0/33") + minimal,
 			[]string{`line 3: trusted_proxies[1]: "lb.example" is not an IP address or CIDR prefix`,
 				`line 4: trusted_proxies[2]: "10.0.0.0/33" is not an IP address or CIDR prefix`}},
