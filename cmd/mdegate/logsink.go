@@ -59,8 +59,6 @@ func (s *logSink) stopBuffer() {
 	}
 }
 
-func (s *logSink) level() zerolog.Level { return s.active.Load().level }
-
 func (s *logSink) Write(p []byte) (int, error) { return s.active.Load().w.Write(p) }
 
 func (s *logSink) WriteLevel(l zerolog.Level, p []byte) (int, error) {

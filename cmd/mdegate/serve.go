@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	stdlog "log"
-	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -52,17 +50,6 @@ func (c *Config) roots() (*x509.CertPool, error) {
 		return nil, errors.New("cloud.ca_file: no PEM certificates")
 	}
 	return pool, nil
-}
-
-func newLogger(lc LogConfig, w io.Writer) zerolog.Logger {
-	if lc.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
-	}
-	level, err := zerolog.ParseLevel(strings.ToLower(lc.Level))
-	if err != nil || lc.Level == "" {
-		level = zerolog.InfoLevel
-	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
 // newStdLogger routes net/http's own complaints (TLS handshake errors, panics) to zerolog.
