@@ -178,7 +178,6 @@ type call struct {
 	idBuf    [36]byte  // backs a generated id
 	idHdr    [1]string // backs the X-Request-Id header value
 	tenant   *routing.Tenant
-	bearer   []string // Authorization header value to send
 	sent     time.Time
 	upstream time.Duration
 	code     string // error code when the gateway answered itself
@@ -212,17 +211,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.Start()
 	}
 	defer func() {
-		if p := recover(); p != nil {
-			// ReverseProxy aborts a response whose body copy failed mid-stream.
-			if c.code == "" {
-				c.code = "UpstreamAborted"
-			}
-			h.logCall(c, r, start)
-			h.observe(c, r, start)
+		p := recover()
+		if p != nil && c.code == "" {
+			c.code = "UpstreamAborted" // ReverseProxy aborts a response whose body copy failed mid-stream
+		}
+		total := time.Since(start)
+		h.logCall(c, r, total)
+		h.observe(c, r, total)
+		if p != nil {
 			panic(p)
 		}
-		h.logCall(c, r, start)
-		h.observe(c, r, start)
 	}()
 
 	// Who is calling.
@@ -293,7 +291,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(c, err)
 		return
 	}
-	c.bearer = tok.Header()
 	c.token = tok
 	out := r.WithContext(c)
 	if fwd != r.URL.Path || r.URL.RawPath != "" {
@@ -322,7 +319,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	delete(hdr, "Proxy-Authorization")
 	delete(hdr, "X-Api-Key")
 	delete(hdr, h.tenantHeader)
-	hdr["Authorization"] = c.bearer
+	hdr["Authorization"] = c.token.Header()
 	if h.links != nil {
 		limitEncoding(hdr)
 	}
@@ -371,7 +368,7 @@ func (h *Handler) fail(c *call, err error) {
 	writeError(&c.recorder, c.id, ae)
 }
 
-func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
+func (h *Handler) logCall(c *call, r *http.Request, total time.Duration) {
 	ev := h.log.Info()
 	if ev == nil {
 		return
@@ -390,7 +387,7 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 	}
 	ev.Str("method", r.Method).Str("path", p).Int("status", c.statusCode()).
 		Int64("bytes_out", c.bytes).
-		Float64("duration_ms", ms(time.Since(start))).
+		Float64("duration_ms", ms(total)).
 		Float64("upstream_ms", ms(c.upstream))
 	if c.code != "" {
 		ev.Str("error", c.code)
@@ -399,12 +396,12 @@ func (h *Handler) logCall(c *call, r *http.Request, start time.Time) {
 }
 
 // observe hands the finished call to the metrics.
-func (h *Handler) observe(c *call, r *http.Request, start time.Time) {
+func (h *Handler) observe(c *call, r *http.Request, total time.Duration) {
 	if h.metrics == nil {
 		return
 	}
 	o := Observation{Tenant: c.tenant, Method: r.Method, Family: FamilyOther,
-		Status: c.statusCode(), Total: time.Since(start), Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed,
+		Status: c.statusCode(), Total: total, Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed,
 		Attempts: c.attempts, FailoverFrom: c.failoverFrom, ThrottleWait: c.throttleWait}
 	if c.family != nil {
 		o.Family = FamilyIndex(c.family.Index)
