@@ -247,22 +247,34 @@ const (
 	matched
 )
 
-// linkReader rewrites links in a JSON stream read from src. Output is produced one source
-// read at a time; a candidate that a read cut short is held (at most a few hundred bytes)
-// until the next read decides it.
+// linkReader rewrites links in a JSON stream read from src, one source read at a time. It
+// reads straight into the caller's buffer and scans it there: a read without a link to
+// rewrite (all but one or two per answer) costs no copy. Only a read with a link is written
+// out again, into a pooled buffer. A candidate that a read cut short is held (at most
+// maxHeld bytes) until the next read decides it.
 type linkReader struct {
 	l    *linkRewriter
 	src  io.Reader
 	repl string // what replaces "https://host": the base, JSON-safe
 
-	buf  []byte // pooled; buf[:held] is input held back from the last read
-	held int
-	out  []byte // pooled; out[off:] is output not yet handed out
-	off  int
-	odd  bool // the input handed out so far ends in an odd run of backslashes
+	hold []byte // input held back from the last read (made on first use, maxHeld at most)
+	out  []byte // pooled, taken on the first rewrite: rewritten output
+	in   []byte // pooled, taken on the first short read: input read for a short p
+	pend []byte // output not yet handed out (in out or in)
+	odd  bool   // the input handed out so far ends in an odd run of backslashes
 	err  error
 	done bool // buffers returned
 }
+
+const (
+	// maxHeld is the most a read can leave undecided (see candidate): the longer key with
+	// its quote, the whitespace allowed around the colon, the value's quote, the scheme, and
+	// a host name one byte past the longest.
+	maxHeld = len(`"@odata.nextLink"`) + 2*maxLinkWS + len(`:"`) + len(httpsScheme) + maxLinkHost + 1
+	// minDirect is the smallest read buffer scanned in place; ReverseProxy's and io.Copy's
+	// are 32 KiB. A shorter one is served from the reader's own buffer.
+	minDirect = 4 << 10
+)
 
 var (
 	_ io.ReadCloser = (*linkReaderCloser)(nil)
@@ -285,37 +297,54 @@ func (r *linkReaderCloser) Close() error {
 }
 
 func (r *linkReader) Read(p []byte) (int, error) {
-	for r.off == len(r.out) {
+	for len(r.pend) == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
-		r.fill()
+		if len(p) < minDirect {
+			if r.in == nil {
+				r.in = r.l.bufs.Get()
+			}
+			r.pend = r.fill(r.in)
+			continue
+		}
+		out := r.fill(p)
+		if len(out) > 0 && &out[0] == &p[0] {
+			return len(out), nil // scanned in place, nothing to rewrite
+		}
+		r.pend = out
 	}
-	n := copy(p, r.out[r.off:])
-	r.off += n
+	n := copy(p, r.pend)
+	r.pend = r.pend[n:]
 	return n, nil
 }
 
-// fill reads once from src and scans what it got.
-func (r *linkReader) fill() {
+// fill reads once from src into dst, after the input held from the last read, and returns
+// what can be handed out: dst's prefix when there was nothing to rewrite, else the rewritten
+// form in r.out. dst must be longer than maxHeld.
+func (r *linkReader) fill(dst []byte) []byte {
 	if r.done {
 		r.err = io.ErrClosedPipe
-		return
+		return nil
 	}
-	if r.buf == nil {
-		r.buf, r.out = r.l.bufs.Get(), r.l.bufs.Get()
-	}
-	r.out, r.off = r.out[:0], 0
-	n, err := r.src.Read(r.buf[r.held:])
-	data := r.buf[:r.held+n]
+	h := copy(dst, r.hold)
+	n, err := r.src.Read(dst[h:])
+	data := dst[:h+n]
 	eof := err != nil
-	used := r.scan(data, eof)
+	used, rewrote := r.scan(data, eof)
 	r.odd = oddBackslashes(data[:used], r.odd)
 	if eof {
-		r.err, r.held = err, 0
-		return
+		r.err = err
+	} else if tail := data[used:]; len(tail) > 0 || len(r.hold) > 0 {
+		if r.hold == nil {
+			r.hold = make([]byte, 0, maxHeld)
+		}
+		r.hold = append(r.hold[:0], tail...)
 	}
-	r.held = copy(r.buf, data[used:])
+	if rewrote {
+		return r.out
+	}
+	return data[:used]
 }
 
 func (r *linkReader) release() {
@@ -323,17 +352,26 @@ func (r *linkReader) release() {
 		return
 	}
 	r.done = true
-	if r.buf != nil {
-		r.l.bufs.Put(r.buf)
-		r.l.bufs.Put(r.out[:0])
-		r.buf, r.out = nil, nil
+	r.pend = nil
+	for _, b := range []*[]byte{&r.out, &r.in} {
+		if *b != nil {
+			r.l.bufs.Put((*b)[:0])
+			*b = nil
+		}
 	}
 }
 
-// scan appends data's rewritten form to r.out and returns how much of data it used; the
-// rest is the start of a candidate that needs more input. At eof it uses everything.
-func (r *linkReader) scan(data []byte, eof bool) int {
+// scan finds the links to rewrite in data and returns how much of data it used; the rest is
+// the start of a candidate that needs more input (at eof it uses everything). When it
+// rewrote a link, r.out holds the rewritten form of data[:used]; otherwise r.out is
+// untouched and data[:used] is the output as it is.
+func (r *linkReader) scan(data []byte, eof bool) (used int, rewrote bool) {
 	emitted, pos := 0, 0
+	emit := func(to int) {
+		if rewrote {
+			r.out = append(r.out, data[emitted:to]...)
+		}
+	}
 	for {
 		// Search from the '@', which is rare in JSON, not from the quote, which is not; a
 		// quote that ended the previous read was held back by partialMarker, so a marker's
@@ -351,8 +389,8 @@ func (r *linkReader) scan(data []byte, eof bool) int {
 			if !eof {
 				end -= partialMarker(data[pos:])
 			}
-			r.out = append(r.out, data[emitted:end]...)
-			return end
+			emit(end)
+			return end, rewrote
 		}
 		k := pos + j
 		if r.escaped(data, k) {
@@ -362,12 +400,18 @@ func (r *linkReader) scan(data []byte, eof bool) int {
 		v, from, to := r.l.candidate(data, k, eof)
 		switch v {
 		case needMore:
-			r.out = append(r.out, data[emitted:k]...)
-			return k
+			emit(k)
+			return k, rewrote
 		case noMatch:
 			pos = k + 1
 		case matched:
-			r.out = append(r.out, data[emitted:from]...)
+			if !rewrote {
+				if r.out == nil {
+					r.out = r.l.bufs.Get()
+				}
+				r.out, rewrote = r.out[:0], true
+			}
+			emit(from)
 			r.out = append(r.out, r.repl...)
 			emitted, pos = to, to
 		}

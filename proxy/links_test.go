@@ -47,16 +47,29 @@ func (s *splitReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// rewriteAll reads src through the rewriter as ReverseProxy does: into one 32 KiB buffer,
+// which the rewriter scans in place.
 func rewriteAll(t *testing.T, l *linkRewriter, src io.Reader) string {
+	t.Helper()
+	return rewriteWith(t, l, src, copyBufferSize)
+}
+
+// rewriteWith reads src through the rewriter with a read buffer of the given size; a short one
+// is served from the rewriter's own buffer.
+func rewriteWith(t *testing.T, l *linkRewriter, src io.Reader, bufSize int) string {
 	t.Helper()
 	r := l.newReader(io.NopCloser(src), testBase)
 	defer r.Close()
-	out, err := io.ReadAll(r)
-	if err != nil {
+	var out bytes.Buffer
+	// The wrappers hide ReadFrom and WriteTo, so the copy goes through buf.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{&out}, struct{ io.Reader }{r}, make([]byte, bufSize)); err != nil {
 		t.Fatal(err)
 	}
-	return string(out)
+	return out.String()
 }
+
+// longHost is an MDE host name of the longest length the rewriter accepts.
+var longHost = strings.Repeat("a", maxLinkHost-len(".securitycenter.microsoft.com")) + ".securitycenter.microsoft.com"
 
 func TestLinkRewrite(t *testing.T) {
 	l := testRewriter(t)
@@ -91,6 +104,12 @@ func TestLinkRewrite(t *testing.T) {
 		{"host alone", `{"@odata.context":"https://api.security.microsoft.com"}`, `{"@odata.context":"` + testBase + `"}`},
 		{"truncated at the end", `{"@odata.nextLink":"https://api.security.micro`, `{"@odata.nextLink":"https://api.security.micro`},
 		{"marker prefix at the end", `{"a":1}"@oda`, `{"a":1}"@oda`},
+		{"the longest candidate a read can leave undecided",
+			`{"@odata.nextLink"` + strings.Repeat(" ", maxLinkWS) + ":" + strings.Repeat("\t", maxLinkWS) + `"https://` + longHost + `/api/x"}`,
+			`{"@odata.nextLink"` + strings.Repeat(" ", maxLinkWS) + ":" + strings.Repeat("\t", maxLinkWS) + `"` + testBase + `/api/x"}`},
+		{"a host one byte too long",
+			`{"@odata.nextLink"` + strings.Repeat(" ", maxLinkWS) + ":" + strings.Repeat("\t", maxLinkWS) + `"https://a` + longHost + `/api/x"}`,
+			`{"@odata.nextLink"` + strings.Repeat(" ", maxLinkWS) + ":" + strings.Repeat("\t", maxLinkWS) + `"https://a` + longHost + `/api/x"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +123,9 @@ func TestLinkRewrite(t *testing.T) {
 			for i := 1; i < len(tt.in); i++ {
 				if got := rewriteAll(t, l, &splitReader{data: []byte(tt.in), sizes: []int{i}}); got != tt.want {
 					t.Fatalf("split at %d:\n got %s\nwant %s", i, got, tt.want)
+				}
+				if got := rewriteWith(t, l, &splitReader{data: []byte(tt.in), sizes: []int{i}}, 5); got != tt.want {
+					t.Fatalf("split at %d, read 5 bytes at a time:\n got %s\nwant %s", i, got, tt.want)
 				}
 			}
 		})
@@ -120,9 +142,12 @@ func TestLinkRewriteLongStream(t *testing.T) {
 		in.WriteString(rec + `{"@odata.nextLink":"https://api.security.microsoft.com/api/m?$skip=1"},`)
 		want.WriteString(rec + `{"@odata.nextLink":"` + testBase + `/api/m?$skip=1"},`)
 	}
-	got := rewriteAll(t, l, &splitReader{data: []byte(in.String()), sizes: []int{7, 1, 33000, 5, 4095, 60000, 3, 17}})
-	if got != want.String() {
-		t.Fatalf("long stream differs (got %d bytes, want %d)", len(got), want.Len())
+	sizes := []int{7, 1, 33000, 5, 4095, 60000, 3, 17}
+	for _, bufSize := range []int{copyBufferSize, minDirect, minDirect - 1, 100} {
+		got := rewriteWith(t, l, &splitReader{data: []byte(in.String()), sizes: sizes}, bufSize)
+		if got != want.String() {
+			t.Fatalf("read %d bytes at a time: long stream differs (got %d bytes, want %d)", bufSize, len(got), want.Len())
+		}
 	}
 }
 
