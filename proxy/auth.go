@@ -226,13 +226,6 @@ func (c *client) release() {
 	}
 }
 
-// CheckClients reports the first problem New would panic on: a tenant that routes does not
-// know, an allow pattern that does not parse, or two clients with the same key.
-func CheckClients(clients []Client, routes *routing.Table) error {
-	_, err := newAuth(clients, routes)
-	return err
-}
-
 // CheckAllow reports what is wrong with one allow pattern, or nil.
 func CheckAllow(pattern string) error {
 	_, err := parseRule(pattern)

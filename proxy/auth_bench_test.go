@@ -24,7 +24,7 @@ func BenchmarkHandlerWithClient(b *testing.B) {
 	routes, _ := routing.New(routing.Options{Regions: map[string]string{routing.Global: "https://mde.invalid"},
 		Tenants: []routing.TenantOptions{{Name: "t0", ID: tenantID(0)}}})
 	const key = "mdg_bench_key"
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
+	h := newHandler(b, proxy.Options{Routes: routes, Tokens: src, Transport: roundTripFunc(answer),
 		Logger: zerolog.New(io.Discard).With().Timestamp().Logger(),
 		Clients: []proxy.Client{{Name: "siem", KeySHA256: sha256.Sum256([]byte(key)), Tenants: []string{"t0"},
 			Allow: []string{"GET /api/machines*", "POST /api/advancedqueries/run", "GET /api/alerts*"}}}})

@@ -118,7 +118,7 @@ func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m
 	if logging {
 		log = zerolog.New(io.Discard).With().Timestamp().Logger()
 	}
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links, Metrics: m})
+	h := newHandler(b, proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links, Metrics: m})
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 
@@ -164,7 +164,7 @@ func benchHandlerOnly(b *testing.B, withMetrics bool) {
 	if withMetrics {
 		opts.Metrics = metrics.New(metrics.Options{})
 	}
-	h := proxy.New(opts)
+	h := newHandler(b, opts)
 	req := httptest.NewRequest("GET", "/api/alerts", nil)
 	req.Header.Set("X-Tenant-ID", "t0")
 	b.ReportAllocs()

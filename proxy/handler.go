@@ -52,8 +52,7 @@ type Options struct {
 	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// Clients are the callers allowed in and what each may do (see auth.go). Empty: every
-	// request is let through anonymously, so whoever can reach the listener is trusted. New
-	// panics on clients that CheckClients rejects.
+	// request is let through anonymously, so whoever can reach the listener is trusted.
 	Clients []Client
 	// MaxBody caps a request body in bytes; a larger one is answered 413. Zero means
 	// DefaultMaxBody; negative means no cap.
@@ -109,8 +108,9 @@ type Handler struct {
 
 var _ http.Handler = (*Handler)(nil)
 
-// New builds a Handler.
-func New(opts Options) *Handler {
+// New builds a Handler. Its error names the client whose entry is wrong: a tenant that
+// Routes does not know, an allow pattern that does not parse, or a key given twice.
+func New(opts Options) (*Handler, error) {
 	h := &Handler{
 		routes:       opts.Routes,
 		tokens:       opts.Tokens,
@@ -123,7 +123,7 @@ func New(opts Options) *Handler {
 	}
 	a, err := newAuth(opts.Clients, opts.Routes)
 	if err != nil {
-		panic("proxy.New: " + err.Error())
+		return nil, err
 	}
 	h.auth = a
 	switch {
@@ -161,7 +161,7 @@ func New(opts Options) *Handler {
 		ErrorHandler:   h.proxyError,
 		BufferPool:     newBufferPool(),
 	}
-	return h
+	return h, nil
 }
 
 // call is one request's state, from ServeHTTP through Rewrite, ModifyResponse or ErrorHandler

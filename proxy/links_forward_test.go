@@ -20,6 +20,16 @@ func (fixedTokens) Token(context.Context, string) (tokens.Token, error) {
 	return tokens.Token{Bearer: "Bearer test"}, nil
 }
 
+// newHandler is proxy.New for options that must be valid.
+func newHandler(tb testing.TB, opts proxy.Options) *proxy.Handler {
+	tb.Helper()
+	h, err := proxy.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
 // What the gateway does to the headers and bodies of answers, between a real upstream and a
 // real gateway on loopback: Location and JSON links rewritten, everything else as it was.
 func TestAnswerRewriting(t *testing.T) {
@@ -48,7 +58,7 @@ func TestAnswerRewriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := upstream.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	gw := httptest.NewServer(proxy.New(proxy.Options{Routes: routes, Tokens: fixedTokens{}, Transport: proxy.NewTransport(pool, 0)}))
+	gw := httptest.NewServer(newHandler(t, proxy.Options{Routes: routes, Tokens: fixedTokens{}, Transport: proxy.NewTransport(pool, 0)}))
 	defer gw.Close()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 

@@ -40,7 +40,7 @@ func TestShapingAvoidsUpstream429(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := proxy.New(proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(emu.CertPool(), 0),
+	h := newHandler(t, proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(emu.CertPool(), 0),
 		Limiter: proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: []string{tenantID(0)}, Minute: window}),
 		Logger:  zerolog.New(os.Stderr).Level(zerolog.WarnLevel)})
 	gw := httptest.NewServer(h)

@@ -60,7 +60,7 @@ func TestSmallAnswers(t *testing.T) {
 	}
 	pub, _ := url.Parse(public)
 	pool := upstream.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	gw := httptest.NewServer(proxy.New(proxy.Options{Routes: routes, Tokens: fixedTokens{},
+	gw := httptest.NewServer(newHandler(t, proxy.Options{Routes: routes, Tokens: fixedTokens{},
 		Transport: proxy.NewTransport(pool, 0), PublicURL: pub}))
 	defer gw.Close()
 	if len(page(220)) > 16<<10 || len(strings.ReplaceAll(page(220), mde, public)) <= 32<<10 {

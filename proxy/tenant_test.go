@@ -14,7 +14,10 @@ func TestSelectTenantHeaderAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Options{Routes: routes, HostSuffix: ".mdegate.local"})
+	h, err := New(Options{Routes: routes, HostSuffix: ".mdegate.local"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := httptest.NewRequest("GET", "/api/alerts", nil)
 	r.Header.Set("X-Tenant-ID", "contoso")
 	c := &call{}

@@ -125,10 +125,6 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 	if err != nil {
 		return nil, err
 	}
-	clients := cfg.proxyClients()
-	if err := proxy.CheckClients(clients, routes); err != nil {
-		return nil, err
-	}
 	families, headerTimeout := cfg.Limits.proxyLimits()
 	key := credentialKey(cfg)
 	var src *sharedSource
@@ -149,11 +145,43 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		transport = &sharedTransport{Transport: proxy.NewTransport(roots, headerTimeout), key: tkey}
 	}
 	transport.refs.Add(1)
-	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
-	if err != nil {
+	// fail gives back what this generation took when a later part cannot be built (the quota
+	// store, or a handler refusing a client entry).
+	fail := func(err error) (*generation, error) {
 		src.release()
 		transport.release()
 		return nil, err
+	}
+	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
+	if err != nil {
+		return fail(err)
+	}
+	handler, err := proxy.New(proxy.Options{
+		Routes:       routes,
+		Tokens:       src.Apps,
+		Transport:    transport.Transport,
+		TenantHeader: cfg.Routing.TenantHeader,
+		// The per-call logger has its level fixed, so a disabled level costs nothing.
+		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
+		Metrics: gw.metrics,
+
+		Clients:         cfg.proxyClients(),
+		MaxBody:         cfg.Limits.MaxBody,
+		Limiter:         limiter,
+		MaxWait:         cfg.Limits.MaxWait,
+		Families:        families,
+		UpstreamTimeout: cfg.Limits.UpstreamTimeout,
+		HeaderTimeout:   headerTimeout,
+		HostSuffix:      cfg.Routing.HostSuffix,
+		DefaultTenant:   cfg.Routing.DefaultTenant,
+		PublicURL:       cfg.publicURL(),
+		TrustedProxies:  cfg.trustedProxies(),
+	})
+	if err != nil {
+		if redisLimiter != nil {
+			_ = redisLimiter.Close()
+		}
+		return fail(err)
 	}
 	g := &generation{
 		redis:      redisLimiter,
@@ -163,27 +191,7 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		transport:  transport,
 		loaded:     gw.now(),
 		stopProber: func() {},
-		handler: proxy.New(proxy.Options{
-			Routes:       routes,
-			Tokens:       src.Apps,
-			Transport:    transport.Transport,
-			TenantHeader: cfg.Routing.TenantHeader,
-			// The per-call logger has its level fixed, so a disabled level costs nothing.
-			Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
-			Metrics: gw.metrics,
-
-			Clients:         clients,
-			MaxBody:         cfg.Limits.MaxBody,
-			Limiter:         limiter,
-			MaxWait:         cfg.Limits.MaxWait,
-			Families:        families,
-			UpstreamTimeout: cfg.Limits.UpstreamTimeout,
-			HeaderTimeout:   headerTimeout,
-			HostSuffix:      cfg.Routing.HostSuffix,
-			DefaultTenant:   cfg.Routing.DefaultTenant,
-			PublicURL:       cfg.publicURL(),
-			TrustedProxies:  cfg.trustedProxies(),
-		}),
+		handler:    handler,
 	}
 	if usesAuto(routes) {
 		// The first probe round (bounded to a few seconds) runs before the generation serves.
