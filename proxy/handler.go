@@ -111,15 +111,18 @@ var _ http.Handler = (*Handler)(nil)
 // New builds a Handler. Its error names the client whose entry is wrong: a tenant that
 // Routes does not know, an allow pattern that does not parse, or a key given twice.
 func New(opts Options) (*Handler, error) {
+	header := opts.TenantHeader
+	if header == "" {
+		header = "X-Tenant-ID"
+	}
 	h := &Handler{
 		routes:       opts.Routes,
 		tokens:       opts.Tokens,
-		tenantHeader: textproto.CanonicalMIMEHeaderKey(opts.TenantHeader),
+		tenantHeader: textproto.CanonicalMIMEHeaderKey(header),
+		headerName:   header,
+		missing:      missingTenant(header),
 		log:          opts.Logger,
 		metrics:      opts.Metrics,
-	}
-	if h.tenantHeader == "" {
-		h.tenantHeader = "X-Tenant-Id"
 	}
 	a, err := newAuth(opts.Clients, opts.Routes)
 	if err != nil {
@@ -133,12 +136,6 @@ func New(opts Options) (*Handler, error) {
 		h.maxBody = opts.MaxBody
 	}
 	h.tooLarge = bodyTooLarge(h.maxBody)
-	h.missing = missingTenant(opts.TenantHeader)
-	h.headerName = opts.TenantHeader
-	if opts.TenantHeader == "" {
-		h.missing = missingTenant("X-Tenant-ID")
-		h.headerName = "X-Tenant-ID"
-	}
 	h.hostSuffix, h.defaultTenant = opts.HostSuffix, opts.DefaultTenant
 	if !opts.KeepLinks {
 		h.links = newLinkRewriter(opts)
