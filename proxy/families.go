@@ -61,7 +61,8 @@ var defaultFamilies = []struct {
 	{"export_files", FamilyLimits{5, 20, 0}}, // file exports: .../SoftwareInventoryExport ...
 }
 
-// FamilyNames lists the API families' configuration names, in table order.
+// FamilyNames lists the API families' configuration names in table order, "other" first; a
+// FamilyIndex indexes it.
 func FamilyNames() []string {
 	names := make([]string, len(defaultFamilies))
 	for i, f := range defaultFamilies {

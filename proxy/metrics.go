@@ -54,9 +54,6 @@ const FamilyOther FamilyIndex = 0
 // defaultTable classifies paths for FamilyOf.
 var defaultTable = newFamilies(nil, 0)
 
-// Families lists every family name, FamilyOther's first; a FamilyIndex indexes it.
-func Families() []string { return FamilyNames() }
-
 func (f FamilyIndex) String() string {
 	if int(f) < len(defaultTable.list) {
 		return defaultTable.list[f].Name

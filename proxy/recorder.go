@@ -25,7 +25,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Flush sends buffered data at once: ReverseProxy flushes after each write (FlushInterval -1).
+// Flush sends buffered data at once: ReverseProxy flushes after each write of an answer
+// without a length (exports, SSE).
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

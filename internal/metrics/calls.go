@@ -140,7 +140,7 @@ func (r *Registry) regionSeries(region string) *regionSeries {
 	if v, ok := r.regions.Load(region); ok {
 		return v.(*regionSeries)
 	}
-	n := len(proxy.Families())
+	n := len(proxy.FamilyNames())
 	rs := &regionSeries{name: region, total: make([]atomic.Pointer[observer], n),
 		upstream: make([]atomic.Pointer[observer], n)}
 	v, _ := r.regions.LoadOrStore(region, rs)

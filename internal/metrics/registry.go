@@ -112,7 +112,7 @@ func New(opts Options) *Registry {
 	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mdegate_upstream_attempts_total",
 		Help: "Requests sent to MDE, failovers and replays (401, 429) included, by API family; compare with mdegate_requests_total."},
 		[]string{"family"})
-	for _, f := range proxy.Families() {
+	for _, f := range proxy.FamilyNames() {
 		r.attempts = append(r.attempts, attempts.WithLabelValues(f)) // resolved once: Done allocates nothing
 	}
 	r.failovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mdegate_failovers_total",
