@@ -157,12 +157,7 @@ func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, ma
 	if delay <= 0 {
 		return 0, nil
 	}
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return delay, nil
-	case <-ctx.Done():
+	if err := sleep(ctx, delay); err != nil {
 		tl.mu.Lock()
 		if b.minute != nil {
 			b.minute.cancel(at)
@@ -171,8 +166,9 @@ func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, ma
 			b.hour.cancel(at)
 		}
 		tl.mu.Unlock()
-		return 0, ctx.Err()
+		return 0, err
 	}
+	return delay, nil
 }
 
 // Backoff implements Limiter.
