@@ -35,17 +35,22 @@ import (
 // Timeout is taken by the local fallback limiter, the limiter turns "degraded" (logged once),
 // and stays so until a periodic PING succeeds again (logged once too).
 
-// takeScript decides one request, as MemoryLimiter.Take. KEYS: the hash, then one log per
-// limit. ARGV: now in µs (0: the server's TIME), the longest acceptable wait in µs, then per
-// log its limit and span in µs. It returns {admission - now in µs, admission} when the slot
-// is taken (at the admission time), or {-(wait in µs), 0} when the wait is longer than
-// allowed (nothing is taken).
-const takeScript = `
+// scriptNow starts the scripts that are given a time: "now" is ARGV[1] in µs, or the server's
+// TIME when that is 0, so every replica reads one clock.
+const scriptNow = `
 local now = tonumber(ARGV[1])
 if now == 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+`
+
+// takeScript decides one request, as MemoryLimiter.Take. KEYS: the hash, then one log per
+// limit. ARGV: now in µs (0: the server's TIME), the longest acceptable wait in µs, then per
+// log its limit and span in µs. It returns {admission - now in µs, admission} when the slot
+// is taken (at the admission time), or {-(wait in µs), 0} when the wait is longer than
+// allowed (nothing is taken).
+const takeScript = scriptNow + `
 local maxwait = tonumber(ARGV[2])
 local at = now
 local u = tonumber(redis.call('HGET', KEYS[1], 'u'))
@@ -91,12 +96,7 @@ return 0
 
 // backoffScript records MDE's Retry-After. KEYS[1] is the family's hash; ARGV: now in µs (0:
 // the server's TIME) and the wait in µs.
-const backoffScript = `
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+const backoffScript = scriptNow + `
 local u = now + tonumber(ARGV[2])
 local old = tonumber(redis.call('HGET', KEYS[1], 'u'))
 if old and old >= u then return 0 end
