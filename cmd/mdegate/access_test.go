@@ -150,16 +150,7 @@ func TestCallers(t *testing.T) {
 			if code != tt.code {
 				t.Errorf("code %q, want %q (%s)", code, tt.code, msg)
 			}
-			for _, s := range tt.msgHas {
-				if !strings.Contains(msg, s) {
-					t.Errorf("message %q lacks %q", msg, s)
-				}
-			}
-			for _, s := range tt.msgHasNot {
-				if strings.Contains(msg, s) {
-					t.Errorf("message %q leaks %q", msg, s)
-				}
-			}
+			checkMessage(t, msg, tt.msgHas, tt.msgHasNot)
 		})
 	}
 	// The per-call log line names the caller.

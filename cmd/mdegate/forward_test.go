@@ -145,16 +145,7 @@ func TestGatewayErrors(t *testing.T) {
 			if code != tt.code {
 				t.Errorf("code %q, want %q", code, tt.code)
 			}
-			for _, s := range tt.msgHas {
-				if !strings.Contains(msg, s) {
-					t.Errorf("message %q lacks %q", msg, s)
-				}
-			}
-			for _, s := range tt.msgHasNot {
-				if strings.Contains(msg, s) {
-					t.Errorf("message %q leaks %q", msg, s)
-				}
-			}
+			checkMessage(t, msg, tt.msgHas, tt.msgHasNot)
 			if rid := resp.Header.Get("X-Request-ID"); rid == "" || (resp.StatusCode != 404 || code != "NotFound" || tt.path != "/api/nope") && target != rid {
 				t.Errorf("X-Request-ID %q, target %q: want the same, non-empty", rid, target)
 			}

@@ -260,6 +260,22 @@ func mdeError(t *testing.T, body []byte) (code, message, target string) {
 	return e.Error.Code, e.Error.Message, e.Error.Target
 }
 
+// checkMessage fails t unless msg contains every string of has and none of hasNot (what it
+// must not leak).
+func checkMessage(t *testing.T, msg string, has, hasNot []string) {
+	t.Helper()
+	for _, s := range has {
+		if !strings.Contains(msg, s) {
+			t.Errorf("message %q lacks %q", msg, s)
+		}
+	}
+	for _, s := range hasNot {
+		if strings.Contains(msg, s) {
+			t.Errorf("message %q leaks %q", msg, s)
+		}
+	}
+}
+
 // stop ends `mdegate serve` as SIGTERM does and returns what run returned. Later calls
 // return the same.
 func (g *testGateway) stop() error {
