@@ -260,6 +260,29 @@ func mdeError(t *testing.T, body []byte) (code, message, target string) {
 	return e.Error.Code, e.Error.Message, e.Error.Target
 }
 
+// getAll sends GET url for tenant with client (nil: http.DefaultClient) and reads the whole
+// answer. It returns the status, or 0 and the error when the call or the read failed. It
+// does not touch a testing.T, so load goroutines can call it.
+func getAll(client *http.Client, url, tenant string) (int, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Tenant-ID", tenant)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
 // checkMessage fails t unless msg contains every string of has and none of hasNot (what it
 // must not leak).
 func checkMessage(t *testing.T, msg string, has, hasNot []string) {

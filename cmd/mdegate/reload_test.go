@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -149,15 +148,9 @@ func startLoad(t *testing.T, url func() string, n int, stop <-chan struct{}) *lo
 					return
 				default:
 				}
-				req, _ := http.NewRequest("GET", url()+"/api/alerts?$top=1", nil)
-				req.Header.Set("X-Tenant-ID", tenants[(i+j)%2])
-				resp, err := client.Do(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
+				status, err := getAll(client, url()+"/api/alerts?$top=1", tenants[(i+j)%2])
+				if err == nil && status != 200 {
+					err = fmt.Errorf("status %d", status)
 				}
 				if err != nil {
 					l.failed.Add(1)
@@ -232,16 +225,8 @@ func TestReloadListenAddress(t *testing.T) {
 	g.emu.SetRegionLatency("eu", 400*time.Millisecond)
 	slow := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest("GET", g.URL+"/api/alerts", nil)
-		req.Header.Set("X-Tenant-ID", "contoso")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			slow <- 0
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		slow <- resp.StatusCode
+		status, _ := getAll(nil, g.URL+"/api/alerts", "contoso")
+		slow <- status
 	}()
 	time.Sleep(100 * time.Millisecond)
 	g.writeConfig(t, newAddr, "watch_config: false\n")
