@@ -328,9 +328,6 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	c.upstream = time.Since(c.sent)
 	c.reached = true
 	delete(resp.Header, "X-Request-Id") // ours is already set; do not send two
-	if h.links != nil {
-		h.links.rewrite(resp, c)
-	}
 	return nil
 }
 

@@ -97,17 +97,18 @@ func (l *linkRewriter) isMDEHost(host []byte) bool {
 	return false
 }
 
-// rewrite rewrites the Location header of resp and wraps the body of a JSON answer. It runs
-// in ModifyResponse, before anything is sent to the caller.
-func (l *linkRewriter) rewrite(resp *http.Response, c *call) {
+// rewrite rewrites the Location header of resp and wraps the body of a JSON answer. Its error
+// (a small answer that broke off while it was read whole) leaves resp's body closed. It runs
+// in the retrier, on the answer it passes on, before anything is sent to the caller.
+func (l *linkRewriter) rewrite(resp *http.Response, c *call) error {
 	loc := resp.Header["Location"]
 	body := isJSON(resp.Header["Content-Type"]) && hasBody(resp)
 	if len(loc) == 0 && !body {
-		return
+		return nil
 	}
 	raw, js, ok := l.base.find(c)
 	if !ok {
-		return
+		return nil
 	}
 	if len(loc) == 1 {
 		if v, changed := l.location(loc[0], raw); changed {
@@ -115,23 +116,19 @@ func (l *linkRewriter) rewrite(resp *http.Response, c *call) {
 		}
 	}
 	if !body {
-		return
+		return nil
 	}
+	var lr io.ReadCloser
 	switch enc := resp.Header["Content-Encoding"]; {
 	case len(enc) == 0:
-		if l.rewriteSmall(resp, js) {
-			return
-		}
-		resp.Body = l.newReader(resp.Body, js)
+		lr = l.newReader(resp.Body, js)
 	case len(enc) == 1 && strings.EqualFold(strings.TrimSpace(enc[0]), "gzip"):
-		resp.Body = l.newGunzipReader(resp.Body, js)
+		lr = l.newGunzipReader(resp.Body, js)
 		delete(resp.Header, "Content-Encoding")
 	default:
-		return // an encoding the gateway did not ask for (see limitEncoding): leave it alone
+		return nil // an encoding the gateway did not ask for (see limitEncoding): leave it alone
 	}
-	// The length changes with the links.
-	resp.ContentLength = -1
-	delete(resp.Header, "Content-Length")
+	return l.readFirst(resp, lr)
 }
 
 // location rewrites a Location value: an absolute https URL on an MDE host gets the

@@ -102,6 +102,7 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 			}
 			return nil, err
 		}
+		healthy := true
 		switch resp.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			h.routes.ReportFailure(c.ep)
@@ -112,7 +113,7 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 					continue
 				}
 			}
-			return resp, nil
+			healthy = false // MDE's own failure, passed on as it is
 		case http.StatusUnauthorized:
 			if next := rt.refresh(c, req, kept); next != nil {
 				discard(resp)
@@ -135,7 +136,24 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 				continue
 			}
 		}
-		h.routes.ReportSuccess(c.ep)
+		// This is the answer passed on. Its links are rewritten here rather than in
+		// ModifyResponse because a small one is read whole to do it, and when that read breaks
+		// off the caller has had nothing yet: the request fails over like a lost connection.
+		if h.links != nil {
+			if err := h.links.rewrite(resp, c); err != nil {
+				h.routes.ReportFailure(c.ep)
+				if kept && replayable {
+					if next := rt.failover(c, req); next != nil {
+						req = next
+						continue
+					}
+				}
+				return nil, err
+			}
+		}
+		if healthy {
+			h.routes.ReportSuccess(c.ep)
+		}
 		return resp, nil
 	}
 }

@@ -1,45 +1,62 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 )
 
-// Small JSON answers. Most MDE answers are a page of a few KiB with a Content-Length. Streamed
-// through the link rewriter they would lose their length and go out chunked, which makes
-// ReverseProxy flush every write (a goroutine, a timer and an extra write(2) per call). An
-// answer of at most smallAnswer bytes is instead rewritten whole into one pooled buffer and
-// sent with its new length. Larger and unsized answers stream as before, so memory stays
-// bounded by the pool's buffer size whatever MDE sends.
+// Small JSON answers. Most MDE answers are a page of a few KiB with a Content-Length (of its
+// gzip encoding, when MDE compressed it). Streamed through the link rewriter such a page would
+// lose its length and go out chunked, which makes ReverseProxy flush every write (a goroutine,
+// a timer and an extra write(2) per call). An answer of at most smallAnswer bytes is instead
+// read, rewritten, into one pooled buffer before the caller gets anything, and sent with its
+// new length. And if it breaks off before its end, it has reached nobody yet, so the retrier
+// can send the request elsewhere instead of cutting the caller's answer short.
+//
+// Larger and unsized answers stream as they come (an export may trickle for minutes), so
+// memory stays bounded by the pool's buffer size whatever MDE sends.
 
-// smallAnswer is the largest Content-Length rewritten whole. Rewriting a link can only
-// lengthen it by the gateway's base, so the result fits the copy buffer with room to spare;
-// when it does not, the rest streams.
+// smallAnswer is the largest Content-Length read whole. Rewriting a link can only lengthen it
+// by the gateway's base, so the result fits the copy buffer with room to spare; when it does
+// not (or a gzip page decodes to more), the rest streams.
 const smallAnswer = 16 << 10
 
-// rewriteSmall reads the rewritten body of a small answer into a pooled buffer and gives resp
-// that buffer as its body, with its length. It reports false, leaving resp untouched, when the
-// answer is not small.
-func (l *linkRewriter) rewriteSmall(resp *http.Response, js string) bool {
-	if resp.ContentLength < 0 || resp.ContentLength > smallAnswer {
-		return false
+// readFirst gives resp the body lr (its rewritten body). A small answer is read into a pooled
+// buffer first: whole, with its new length, or the buffer then the rest, streamed. Its error
+// is a small answer that broke off: lr is then closed, and nothing of the answer has reached
+// the caller.
+func (l *linkRewriter) readFirst(resp *http.Response, lr io.ReadCloser) error {
+	cl := resp.ContentLength
+	resp.ContentLength, resp.Body = -1, lr // the length changes with the links
+	delete(resp.Header, "Content-Length")
+	if cl < 0 || cl > smallAnswer {
+		return nil
 	}
-	lr := l.newReader(resp.Body, js)
 	buf := l.bufs.Get()
-	n, err := io.ReadFull(lr, buf)
+	// Not io.ReadFull: it reports a clean end after some bytes as io.ErrUnexpectedEOF, the
+	// error the Transport gives for a body cut short of its Content-Length.
+	n, err := 0, error(nil)
+	for n < len(buf) && err == nil {
+		var k int
+		k, err = lr.Read(buf[n:])
+		n += k
+	}
 	switch err {
-	case io.EOF, io.ErrUnexpectedEOF: // the whole answer is in buf
+	case io.EOF: // the whole answer is in buf
 		_ = lr.Close() // the connection goes back to the pool now
 		resp.Body = &smallBody{buf: buf, end: n, pool: l.bufs}
 		resp.ContentLength = int64(n)
 		resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
-	default: // grew past the buffer, or failed: what was read, then the rest, streamed
+	case nil: // more than the buffer: what was read, then the rest, streamed
 		resp.Body = &smallBody{buf: buf, end: n, pool: l.bufs, rest: lr}
-		resp.ContentLength = -1
-		delete(resp.Header, "Content-Length")
+	default:
+		_ = lr.Close()
+		l.bufs.Put(buf)
+		return fmt.Errorf("reading the answer: %w", err)
 	}
-	return true
+	return nil
 }
 
 // smallBody is a rewritten answer held in a pooled buffer, possibly followed by the rest of a
