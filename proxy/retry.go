@@ -141,6 +141,9 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 		// off the caller has had nothing yet: the request fails over like a lost connection.
 		if h.links != nil {
 			if err := h.links.rewrite(resp, c); err != nil {
+				if ctx.Err() != nil {
+					return nil, err // the caller left, or the family's timeout passed
+				}
 				h.routes.ReportFailure(c.ep)
 				if kept && replayable {
 					if next := rt.failover(c, req); next != nil {
