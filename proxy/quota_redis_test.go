@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/blackhole"
 	"github.com/mdegate/mdegate/internal/redistest"
 )
 
@@ -204,32 +204,8 @@ func TestRedisLimiterFailsOpen(t *testing.T) {
 	}
 
 	// A server that accepts and never answers: the decision still returns within the timeout.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	slow := newRedisLimiter(t, "redis://"+ln.Addr().String()+"/0", "slow:", clock, nil)
+	hung := blackhole.Listen(t)
+	slow := newRedisLimiter(t, "redis://"+hung+"/0", "slow:", clock, nil)
 	start := time.Now()
 	if got := retryIn(t, slow, f); got != 0 {
 		t.Errorf("hung redis: retry in %v, want a local slot", got)

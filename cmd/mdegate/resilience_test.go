@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/blackhole"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -212,47 +212,11 @@ func TestCallerLeavesDuringWait(t *testing.T) {
 	}
 }
 
-// hangingListener accepts TCP connections on loopback and never answers (not even the TLS
-// handshake), as an endpoint behind a broken load balancer does. It returns its address; the
-// connections are closed and the accept loop waited for at cleanup.
-func hangingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // An endpoint that accepts connections but never answers does not hold up start-up: the
 // first probe round is bounded, ends with that endpoint unreachable, and the gateway listens
 // and serves the auto tenant from a healthy region; `mdegate regions` shows it unreachable.
 func TestStartupProbeBound(t *testing.T) {
-	hang := hangingListener(t)
+	hang := blackhole.Listen(t)
 	secret := "test-secret~" + strings.Repeat("h4", 8)
 	emu := startEmulator(t, secret, withTailwind)
 	g := serveGateway(t, emu, secret, func(ca string) string {
