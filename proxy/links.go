@@ -18,9 +18,10 @@ import (
 // the next page comes back through the gateway for the same tenant.
 //
 // Only JSON answers are touched, only those two keys, and only URLs on an MDE host: SAS links
-// on *.blob.core.windows.net and every other host pass byte for byte. The body streams through
-// a small state machine with a bounded look-behind (a key and its URL may be split across
-// reads); nothing is buffered beyond one read.
+// on *.blob.core.windows.net and every other host pass byte for byte. The body goes through a
+// small state machine with a bounded look-behind (a key and its URL may be split across
+// reads); nothing is buffered beyond one read, except a small answer, which is read whole into
+// one pooled buffer before the caller gets any of it (smallanswer.go).
 //
 // Gzip: the gateway always asks MDE for gzip, so the way from Microsoft stays compressed, and
 // hands JSON answers to the caller decoded and rewritten, without encoding them again. The
@@ -548,8 +549,8 @@ func (l *linkRewriter) newGunzipReader(body io.ReadCloser, repl string) *gunzipL
 
 func (r *gunzipLinkReader) Read(p []byte) (int, error) {
 	if r.zr == nil && r.err == nil {
-		// Started here rather than in ModifyResponse: reading the gzip header waits for the
-		// body, which should not hold up the answer's headers.
+		// Started on the first read rather than when the body is wrapped: reading the gzip
+		// header waits for the body, which should not hold up a streamed answer's headers.
 		zr, _ := r.l.gzr.Get().(*gzip.Reader)
 		var err error
 		if zr == nil {
