@@ -144,7 +144,9 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 				if ctx.Err() != nil {
 					return nil, err // the caller left, or the family's timeout passed
 				}
-				h.routes.ReportFailure(c.ep)
+				if healthy { // a 5xx answer was reported already: one answer, one failure
+					h.routes.ReportFailure(c.ep)
+				}
 				if kept && replayable {
 					if next := rt.failover(c, req); next != nil {
 						req = next
