@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/metrics"
 )
 
@@ -167,6 +168,8 @@ func retire(sl *servedListener) {
 func (gw *gateway) run(ctx context.Context) error {
 	gw.sink.startBuffer()
 	defer gw.sink.stopBuffer() // after the last line ("stopped"), so nothing is lost
+	// While the gateway is busy the heap may grow between collections (internal/gctuner).
+	defer gctuner.Start(gw.log, gctuner.Options{})()
 	cfg := gw.cur.Load().cfg
 	ls := &listeners{}
 	var err error
