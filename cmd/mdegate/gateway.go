@@ -169,7 +169,7 @@ func (gw *gateway) run(ctx context.Context) error {
 	gw.sink.startBuffer()
 	defer gw.sink.stopBuffer() // after the last line ("stopped"), so nothing is lost
 	// While the gateway is busy the heap may grow between collections (internal/gctuner).
-	defer gctuner.Start(gw.log, gctuner.Options{})()
+	defer gctuner.Start(gw.log, 0)()
 	cfg := gw.cur.Load().cfg
 	ls := &listeners{}
 	var err error

@@ -5,7 +5,7 @@
 // MB) and allocates about 10 KB per forwarded call, so under load it collects dozens of times
 // a second, each time marking the same live data: 8-10 % of its CPU. While the allocation
 // rate is high, the tuner raises GOGC so that a collection waits until the heap reaches
-// Options.BusyHeap; once the rate has stayed low for a while, it puts GOGC back. Idle,
+// 16 MiB; once the rate has stayed low for a while, it puts GOGC back. Idle,
 // starting up or copying a single stream, nothing changes, so memory stays what Go's default
 // gives. GOMEMLIMIT, when set, still bounds the heap: the runtime takes the lower goal.
 package gctuner
@@ -20,36 +20,22 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Defaults of Options.
 const (
-	// DefaultBusyHeap is the heap goal while busy: 12 MiB more than Go's floor, for about 8 %
-	// of the CPU per call at ten thousand calls a second. 32 MiB did worse in an alternated
-	// run (1.02 against 1.07 of a bare proxy's req/s), probably because the allocations then
-	// walk through more memory than the CPU caches hold.
-	DefaultBusyHeap = 16 << 20
-	// DefaultBusyRate is the allocation rate above which the gateway counts as busy: at Go's
-	// default, that is at least eight collections a second. A few hundred calls a second, or
-	// one stream copied at full speed, stay below it.
-	DefaultBusyRate = 16 << 20
-	// DefaultInterval is how often the rate is sampled.
-	DefaultInterval = time.Second
-	// quietSamples is how many samples in a row below a quarter of the busy rate end a busy
-	// spell, so a lull between bursts does not flip GOGC back and forth.
+	// busyHeap is the heap goal while busy: 12 MiB more than Go's floor, for about 8 % of the
+	// CPU per call at ten thousand calls a second. 32 MiB did worse in an alternated run (1.02
+	// against 1.07 of a bare proxy's req/s), probably because the allocations then walk
+	// through more memory than the CPU caches hold.
+	busyHeap = 16 << 20
+	// busyRate is the allocation rate, in bytes per second, from which the gateway counts as
+	// busy: at Go's default, at least eight collections a second. A few hundred calls a
+	// second, or one stream copied at full speed, stay below it.
+	busyRate = 16 << 20
+	// quietSamples is how many samples in a row below a quarter of busyRate end a busy spell,
+	// so a lull between bursts does not flip GOGC back and forth.
 	quietSamples = 10
 	// heapFloor is the runtime's smallest heap goal at GOGC=100; it scales with GOGC.
 	heapFloor = 4 << 20
 )
-
-// Options configure the tuner Start runs.
-type Options struct {
-	// BusyHeap is the heap size a collection waits for while busy. Zero means DefaultBusyHeap.
-	BusyHeap uint64
-	// BusyRate is the allocation rate, in bytes per second, from which the gateway counts as
-	// busy. Zero means DefaultBusyRate.
-	BusyRate float64
-	// Interval is how often the allocation rate is sampled. Zero means DefaultInterval.
-	Interval time.Duration
-}
 
 // GOGC is the process's, so one tuner runs at a time: running guards it.
 var (
@@ -57,21 +43,25 @@ var (
 	running bool
 )
 
-// Start runs a tuner until the returned stop is called; stop waits for it and puts GOGC back.
-// When GOGC is set in the environment the operator has chosen, and when a tuner already runs
-// (tests run many gateways in one process), Start does nothing.
-func Start(log zerolog.Logger, opts Options) (stop func()) {
+// Start runs a tuner, sampling the allocation rate every interval (zero means every second),
+// until the returned stop is called; stop waits for it and puts GOGC back. When GOGC is set in
+// the environment the operator has chosen, and when a tuner already runs (tests run many
+// gateways in one process), Start does nothing.
+func Start(log zerolog.Logger, interval time.Duration) (stop func()) {
 	mu.Lock()
 	defer mu.Unlock()
 	if running || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
 	running = true
-	t := newTuner(opts)
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := &tuner{}
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t.run(log, quit)
+		t.run(log, interval, quit)
 	}()
 	var once sync.Once
 	return func() {
@@ -85,28 +75,11 @@ func Start(log zerolog.Logger, opts Options) (stop func()) {
 	}
 }
 
+// tuner is the state carried from one sample to the next.
 type tuner struct {
-	busyHeap uint64
-	busyRate float64
-	interval time.Duration
-	base     int // GOGC as the tuner found it
-
+	base  int // GOGC as the tuner found it
 	busy  bool
 	quiet int // samples in a row below a quarter of busyRate
-}
-
-func newTuner(opts Options) *tuner {
-	t := &tuner{busyHeap: opts.BusyHeap, busyRate: opts.BusyRate, interval: opts.Interval}
-	if t.busyHeap == 0 {
-		t.busyHeap = DefaultBusyHeap
-	}
-	if t.busyRate == 0 {
-		t.busyRate = DefaultBusyRate
-	}
-	if t.interval <= 0 {
-		t.interval = DefaultInterval
-	}
-	return t
 }
 
 // Names of the runtime metrics read.
@@ -116,13 +89,13 @@ const (
 	gogcMetric   = "/gc/gogc:percent"
 )
 
-func (t *tuner) run(log zerolog.Logger, quit <-chan struct{}) {
+func (t *tuner) run(log zerolog.Logger, interval time.Duration, quit <-chan struct{}) {
 	samples := []metrics.Sample{{Name: allocsMetric}, {Name: liveMetric}, {Name: gogcMetric}}
 	metrics.Read(samples)
 	t.base = int(samples[2].Value.Uint64())
 	cur := t.base
 	last, lastAt := samples[0].Value.Uint64(), time.Now()
-	tick := time.NewTicker(t.interval)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	defer func() { debug.SetGCPercent(t.base) }()
 	for {
@@ -152,10 +125,10 @@ func (t *tuner) run(log zerolog.Logger, quit <-chan struct{}) {
 // returns the GOGC to run with until the next.
 func (t *tuner) step(rate float64, live uint64) (percent int) {
 	switch {
-	case rate >= t.busyRate:
+	case rate >= busyRate:
 		t.busy, t.quiet = true, 0
 	case !t.busy: // and not busy now: nothing changes
-	case rate < t.busyRate/4:
+	case rate < busyRate/4:
 		t.quiet++
 		if t.quiet >= quietSamples {
 			t.busy, t.quiet = false, 0
@@ -173,10 +146,10 @@ func (t *tuner) step(rate float64, live uint64) (percent int) {
 // heap, and never lowers the base setting. The runtime's goal is the larger of live*(1+p/100)
 // and heapFloor*p/100, so p is bounded by both.
 func (t *tuner) busyPercent(live uint64) int {
-	p := t.busyHeap * 100 / heapFloor
-	if live > 0 && live < t.busyHeap {
-		p = min(p, (t.busyHeap-live)*100/live)
-	} else if live >= t.busyHeap {
+	p := uint64(busyHeap * 100 / heapFloor)
+	if live > 0 && live < busyHeap {
+		p = min(p, (busyHeap-live)*100/live)
+	} else if live >= busyHeap {
 		p = 0
 	}
 	return max(t.base, int(p))

@@ -11,8 +11,7 @@ import (
 const mb = 1 << 20
 
 func TestStep(t *testing.T) {
-	tu := newTuner(Options{})
-	tu.base = 100
+	tu := &tuner{base: 100}
 	steps := []struct {
 		name     string
 		rate     float64
@@ -44,8 +43,7 @@ func TestStep(t *testing.T) {
 }
 
 func TestBusyPercentNeverLowersBase(t *testing.T) {
-	tu := newTuner(Options{})
-	tu.base = 300
+	tu := &tuner{base: 300}
 	if got := tu.busyPercent(12 * mb); got != 300 {
 		t.Errorf("GOGC %d, want the base 300", got)
 	}
@@ -76,14 +74,14 @@ func churn(stop <-chan struct{}) {
 func TestStartFollowsTheAllocationRate(t *testing.T) {
 	t.Setenv("GOGC", "") // the tuner's own condition: nothing chosen by the operator
 	base := gogc()
-	stop := Start(zerolog.Nop(), Options{Interval: 10 * time.Millisecond})
+	stop := Start(zerolog.Nop(), 10*time.Millisecond)
 	defer stop()
 
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() { defer close(done); churn(quit) }()
 	waitFor(t, "GOGC raised while allocating", func() bool { return gogc() > base })
-	Start(zerolog.Nop(), Options{})() // a second tuner is a no-op, and so is its stop
+	Start(zerolog.Nop(), 0)() // a second tuner is a no-op, and so is its stop
 	close(quit)
 	<-done
 	waitFor(t, "GOGC back once quiet", func() bool { return gogc() == base })
@@ -102,7 +100,7 @@ func TestStartFollowsTheAllocationRate(t *testing.T) {
 func TestGOGCInEnvironmentTurnsItOff(t *testing.T) {
 	t.Setenv("GOGC", "100")
 	base := gogc()
-	stop := Start(zerolog.Nop(), Options{Interval: time.Millisecond})
+	stop := Start(zerolog.Nop(), time.Millisecond)
 	defer stop()
 	quit := make(chan struct{})
 	time.AfterFunc(100*time.Millisecond, func() { close(quit) })
