@@ -22,6 +22,7 @@ const (
 	Passthrough
 )
 
+// String names the class as logged: refused, login, api or passthrough.
 func (c Class) String() string {
 	switch c {
 	case Login:
