@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -199,5 +200,19 @@ func TestLeavesMintOncePerHostAndBeforeExpiry(t *testing.T) {
 	}
 	if _, err := l.get(ctx, "www.example.com"); err == nil {
 		t.Error("minted a leaf outside the CA's constraints")
+	}
+}
+
+// A client dialling endless names under a wildcard pattern must not grow the cache without bound.
+func TestLeafCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	l := newLeaves(newTestCA(t), time.Hour, time.Now)
+	for i := range maxLeaves + 10 {
+		if _, err := l.get(t.Context(), fmt.Sprintf("api-%d.securitycenter.microsoft.com", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(l.certs); n > maxLeaves {
+		t.Errorf("%d leaves cached, want at most %d", n, maxLeaves)
 	}
 }

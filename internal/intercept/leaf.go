@@ -16,8 +16,13 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// leafBackdate covers clients whose clock runs behind the gateway's.
-const leafBackdate = 5 * time.Minute
+const (
+	// leafBackdate covers clients whose clock runs behind the gateway's.
+	leafBackdate = 5 * time.Minute
+	// maxLeaves bounds the cache: a pattern such as api-*.securitycenter.microsoft.com admits
+	// any number of names, and a client must not grow the gateway's memory by dialling them.
+	maxLeaves = 1024
+)
 
 // leaves mints and caches one leaf certificate per intercepted host. A leaf is minted on first
 // use and again once less than a third of its lifetime is left, never per connection.
@@ -101,6 +106,13 @@ func (l *leaves) mint(host string) (*tls.Certificate, error) {
 	c = &tls.Certificate{Certificate: [][]byte{der, l.ca.cert.Raw}, PrivateKey: key, Leaf: leaf}
 	l.minted.Add(1)
 	l.mu.Lock()
+	if len(l.certs) >= maxLeaves {
+		for h, old := range l.certs { // expired ones first, else any one
+			if now.After(old.Leaf.NotAfter) || len(l.certs) >= maxLeaves {
+				delete(l.certs, h)
+			}
+		}
+	}
 	l.certs[host] = c
 	l.mu.Unlock()
 	return c, nil

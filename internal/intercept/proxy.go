@@ -156,7 +156,17 @@ func (p *Proxy) classify(host, port string) Class {
 	return Refused
 }
 
-// interceptClass is Login or API when host is intercepted on its TLS port, else Refused.
+// HostClass is Login or API when host ("name" or "name:port", port ignored) is an
+// intercepted host with a handler, else Refused. The gateway routes requests that reached its
+// own TLS listener by SNI (see GetCertificate) with HostClass(r.Host).
+func (p *Proxy) HostClass(host string) Class {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return p.interceptClass(normalizeHost(host))
+}
+
+// interceptClass is Login or API when host is intercepted, else Refused.
 func (p *Proxy) interceptClass(host string) Class {
 	if p.leaves == nil {
 		return Refused

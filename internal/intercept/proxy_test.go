@@ -423,6 +423,12 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%q) = %v, want %v", target, got, want)
 		}
 	}
+	for host, want := range map[string]Class{"login.microsoftonline.com": Login, "graph.microsoft.us:8443": API,
+		"acct.blob.core.windows.net": Refused, "www.example.com": Refused} {
+		if got := p.HostClass(host); got != want {
+			t.Errorf("HostClass(%q) = %v, want %v", host, got, want)
+		}
+	}
 	if _, err := CloudHosts("azure-china"); err == nil {
 		t.Error("unknown cloud accepted")
 	}
@@ -486,7 +492,7 @@ func TestSNI(t *testing.T) {
 	}
 	fallback := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &own.TLS.Certificates[0], nil }
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, p.Classify(r.Host+":443").String())
+		io.WriteString(w, p.HostClass(r.Host).String())
 	}))
 	srv.TLS = &tls.Config{GetCertificate: p.GetCertificate(fallback)}
 	srv.StartTLS()

@@ -11,8 +11,8 @@ import (
 // ClientHello, or every one when the Proxy has no CA, goes to fallback (the gateway's own
 // certificate). A nil fallback makes those handshakes fail.
 //
-// Requests that arrive this way are not in a tunnel: the gateway routes them by
-// Classify(r.Host + ":443") (Login to the token endpoint, API to the forward path).
+// Requests that arrive this way are not in a tunnel (TunnelFrom is false): the gateway routes
+// them by HostClass(r.Host), Login to the token endpoint and API to the forward path.
 func (p *Proxy) GetCertificate(fallback func(*tls.ClientHelloInfo) (*tls.Certificate, error)) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if host := normalizeHost(hello.ServerName); host != "" && p.interceptClass(host) != Refused {
