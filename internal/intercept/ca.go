@@ -74,7 +74,7 @@ func NewCA() (*CA, error) {
 }
 
 // LoadCA reads a CA from a PEM certificate file and a PEM private key file (PKCS#8, SEC 1 EC or
-// PKCS#1 RSA). The certificate must be a CA and the key must match it. A CA without name
+// PKCS#1 RSA). The certificate must be a CA, unexpired, and the key must match it. A CA without name
 // constraints is accepted (an operator may bring a constrained sub-CA of their own), but a
 // leaf is only ever minted for an intercepted host, and never for a host the CA's constraints
 // exclude.
@@ -101,6 +101,9 @@ func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 	}
 	if !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return nil, errors.New("ca certificate: not a CA (basic constraints or key usage certSign missing)")
+	}
+	if now := time.Now(); now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("ca certificate: expired on %s; make a new CA", cert.NotAfter.UTC().Format(time.DateOnly))
 	}
 	kblock, _ := pem.Decode(keyPEM)
 	if kblock == nil {

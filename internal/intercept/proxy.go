@@ -60,9 +60,6 @@ type Options struct {
 	LeafLifetime time.Duration
 	// Logger gets one line per tunnel and per refusal. The zero Logger discards them.
 	Logger zerolog.Logger
-
-	// now is the clock of leaf expiry (tests move it). Nil means time.Now.
-	now func() time.Time
 }
 
 // Proxy answers CONNECT (and refuses absolute-form requests) for the gateway. It owns the
@@ -109,15 +106,12 @@ func New(opts Options) (*Proxy, error) {
 	if opts.LeafLifetime <= 0 {
 		opts.LeafLifetime = DefaultLeafLifetime
 	}
-	if opts.now == nil {
-		opts.now = time.Now
-	}
 	p := &Proxy{opts: opts, passthrough: pt, dial: opts.DialContext, log: opts.Logger, conns: map[net.Conn]struct{}{}}
 	if p.dial == nil {
 		p.dial = (&net.Dialer{Timeout: defaultDialTimeout}).DialContext
 	}
 	if opts.CA != nil {
-		p.leaves = newLeaves(opts.CA, opts.LeafLifetime, opts.now)
+		p.leaves = newLeaves(opts.CA, opts.LeafLifetime, time.Now)
 		p.tlsConfig = &tls.Config{
 			MinVersion:     tls.VersionTLS12,
 			NextProtos:     []string{"h2", "http/1.1"},

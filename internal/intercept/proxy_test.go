@@ -570,3 +570,65 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl to a foreign host: %s, want 403", out)
 	}
 }
+
+// Bytes a client sends right behind its CONNECT, before the 200 came back, are in the
+// gateway's read buffer when it hijacks; losing them would break the tunnel's first message.
+func TestEarlyBytesAfterConnect(t *testing.T) {
+	t.Parallel()
+	echo := startEcho(t)
+	ca := newTestCA(t)
+	g := startGateway(t, Options{CA: ca, Passthrough: []string{echo}})
+
+	t.Run("passthrough", func(t *testing.T) {
+		conn, err := net.Dial("tcp", g.url.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "CONNECT "+echo+" HTTP/1.1\r\nHost: "+echo+"\r\n\r\nearly")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("CONNECT: %v %v", resp, err)
+		}
+		conn.(*net.TCPConn).CloseWrite()
+		if got, _ := io.ReadAll(br); string(got) != "early" {
+			t.Errorf("echo %q, want \"early\"", got)
+		}
+	})
+	t.Run("intercepted", func(t *testing.T) {
+		conn, err := net.Dial("tcp", g.url.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n")
+		// The ClientHello goes out before the 200 is read.
+		pc := &afterConnect{Conn: conn, br: bufio.NewReader(conn)}
+		tc := tls.Client(pc, &tls.Config{RootCAs: ca.Pool(), ServerName: "login.microsoftonline.com"})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		if pc.status != http.StatusOK {
+			t.Errorf("CONNECT status %d", pc.status)
+		}
+	})
+}
+
+// afterConnect reads the CONNECT's answer on its first Read, then the tunnel.
+type afterConnect struct {
+	net.Conn
+	br     *bufio.Reader
+	status int
+}
+
+func (c *afterConnect) Read(b []byte) (int, error) {
+	if c.status == 0 {
+		resp, err := http.ReadResponse(c.br, &http.Request{Method: http.MethodConnect})
+		if err != nil {
+			return 0, err
+		}
+		c.status = resp.StatusCode
+	}
+	return c.br.Read(b)
+}
