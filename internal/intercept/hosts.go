@@ -5,6 +5,7 @@ import (
 	"net"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -207,7 +208,9 @@ func parsePassthrough(patterns []string) ([]target, error) {
 			t = target{host: h, port: port}
 		}
 		t.host = normalizeHost(t.host)
-		if t.host == "" || strings.ContainsAny(t.host, "/ ?[]") {
+		port, err := strconv.Atoi(t.port)
+		badPort := t.port != "" && (err != nil || port < 1 || port > 65535)
+		if t.host == "" || badPort || strings.ContainsAny(t.host, "/ ?[]@") || strings.Contains(t.host, ":") && !strings.Contains(p, "[") {
 			return nil, fmt.Errorf("passthrough pattern %q is not a host or host:port", p)
 		}
 		out = append(out, t)

@@ -632,3 +632,24 @@ func (c *afterConnect) Read(b []byte) (int, error) {
 	}
 	return c.br.Read(b)
 }
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	h := http.NotFoundHandler()
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no CA", Options{Hosts: Hosts{Login: []string{"login.microsoftonline.com"}}, Login: h},
+			"intercept: a CA is needed to intercept hosts"},
+		{"host outside the CA", Options{CA: newTestCA(t), Hosts: Hosts{API: []string{"api.example.com"}}, API: h},
+			"intercept: host api.example.com is outside the CA's name constraints (make a new CA)"},
+		{"bad passthrough", Options{Passthrough: []string{"http://x/"}},
+			`passthrough pattern "http://x/" is not a host or host:port`},
+	} {
+		if _, err := New(tc.opts); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
