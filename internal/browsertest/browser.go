@@ -2,6 +2,11 @@
 // tests that assert on the DOM a browser actually builds. Outside CI a test without Chromium
 // skips, saying why; in CI (CI=true) it fails instead, so a broken CI setup cannot hide behind
 // skips. .ci/run installs the package.
+//
+// The README's screenshots (docs/status-page.png, docs/consent-page.png) are made by the
+// browser tests when MDEGATE_SCREENSHOTS is set:
+//
+//	MDEGATE_SCREENSHOTS=1 go test ./internal/statuspage ./internal/consent -run TestBrowser
 package browsertest
 
 import (

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -52,4 +53,23 @@ func BenchmarkRecentAdd(b *testing.B) {
 			r.Add(now, false, false)
 		}
 	})
+}
+
+func TestRecentConcurrent(t *testing.T) {
+	t.Parallel()
+	var r Recent
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				r.Add(t0, i%2 == 0, false)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := r.Last5(t0), (Counts{Calls: 4000, Errors: 2000}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
 }
