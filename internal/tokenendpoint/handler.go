@@ -68,8 +68,10 @@ type Options struct {
 	Authenticate func(secret string) (Caller, bool)
 	// Roles returns the roles of the gateway's own token for the tenant and resource, which the
 	// gateway token copies. An error wrapping ErrUnknownResource refuses the resource; any other
-	// error refuses the request with 503 (the error is logged; its text is shown to the tool only
-	// through a Message() string method, as tokens.Error has). Nil: tokens carry no roles.
+	// error refuses the request with 503: its Error text is logged, so it must hold no secret
+	// (tokens.Error qualifies), and the tool is shown only what a Message() string method returns,
+	// as tokens.Error has. Roles is called on every token request with the request's context: keep
+	// it cheap (the gateway's token cache). Nil: tokens carry no roles.
 	Roles func(ctx context.Context, tenantID, resource string) ([]string, error)
 	// Key signs the tokens. Nil: New generates a P-256 key and logs a warning (tokens die with
 	// the process and are not valid on other replicas).
