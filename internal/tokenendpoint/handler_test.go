@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
@@ -560,6 +561,34 @@ func TestNewOptions(t *testing.T) {
 		}
 		if tc.name == "defaults" && (h.lifetime != DefaultLifetime || h.key == nil) {
 			t.Errorf("defaults: lifetime %v, key %v", h.lifetime, h.key)
+		}
+	}
+}
+
+// The scheme of the documents' URLs: the request's (TLS or not), unless Options.Scheme says
+// (a TLS-terminating load balancer in front).
+func TestScheme(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{"", "https"} {
+		h, err := New(Options{Tenant: lookupTenant, Scheme: scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		resp, err := srv.Client().Get(srv.URL + "/contoso/v2.0/.well-known/openid-configuration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		srv.Close()
+		want := "http://" + strings.TrimPrefix(srv.URL, "http://") + "/contoso/oauth2/v2.0/token"
+		if scheme == "https" {
+			want = "https://" + strings.TrimPrefix(srv.URL, "http://") + "/contoso/oauth2/v2.0/token"
+		}
+		if doc["token_endpoint"] != want {
+			t.Errorf("Scheme %q: token_endpoint %v, want %s", scheme, doc["token_endpoint"], want)
 		}
 	}
 }
