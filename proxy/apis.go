@@ -450,6 +450,14 @@ func APIs() []API {
 	return out
 }
 
+// APIs returns the handler's table with its effective limits (overrides applied, timeouts
+// resolved), in table order. The slice is the caller's.
+func (h *Handler) APIs() []API {
+	out := make([]API, len(h.apis.list))
+	copy(out, h.apis.list)
+	return out
+}
+
 // APINames lists the table's names (limits.apis.NAME), in table order.
 func APINames() []string {
 	names := make([]string, len(apiDefs))
