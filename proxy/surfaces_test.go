@@ -189,3 +189,25 @@ func TestUpperCaseAPIShapedPerAPI(t *testing.T) {
 		t.Errorf("isolate after live response's quota ran out: %d", status)
 	}
 }
+
+// GetPackageUri is documented at 2 per minute: the third call in a minute is the gateway's
+// 429 and never reaches MDE, while polling the same machine action is not held back.
+func TestGetPackageUriShaped(t *testing.T) {
+	t.Parallel()
+	limiter := proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: []string{tenantID(0)}, Minute: time.Hour})
+	gw, mde, _ := surfaceGateway(t, proxy.Options{Limiter: limiter, MaxWait: time.Millisecond})
+	for i := range 2 {
+		if status, _ := call(t, "GET", gw+"/api/machineactions/a1/GetPackageUri"); status != 200 {
+			t.Fatalf("call %d: %d", i, status)
+		}
+	}
+	if status, _ := call(t, "GET", gw+"/api/machineactions/a2/getPackageUri"); status != http.StatusTooManyRequests {
+		t.Errorf("third GetPackageUri in the minute: %d, want the gateway's 429", status)
+	}
+	if status, _ := call(t, "GET", gw+"/api/machineactions/a1"); status != 200 {
+		t.Errorf("polling the action after GetPackageUri's quota ran out: %d", status)
+	}
+	if got := mde.take(); len(got) != 3 {
+		t.Errorf("MDE saw %v, want 2 GetPackageUri and 1 poll", got)
+	}
+}
