@@ -105,13 +105,15 @@ func (a *API) replayable(method string) bool {
 
 // Well-known limits (reference mde-api.md, "Rate limits").
 var (
-	generic   = Limits{PerMinute: 100, PerHour: 1500}
-	hunting   = Limits{PerMinute: 45, PerHour: 1500, Timeout: 4 * time.Minute}
-	jsonExp   = Limits{PerMinute: 30, PerHour: 1000}
-	fileExp   = Limits{PerMinute: 5, PerHour: 20}
-	xdrList   = Limits{PerMinute: 50, PerHour: 1500}
-	perMinute = func(n int) Limits { return Limits{PerMinute: n} }
+	generic = Limits{PerMinute: 100, PerHour: 1500}
+	hunting = Limits{PerMinute: 45, PerHour: 1500, Timeout: 4 * time.Minute}
+	jsonExp = Limits{PerMinute: 30, PerHour: 1000}
+	fileExp = Limits{PerMinute: 5, PerHour: 20}
+	xdrList = Limits{PerMinute: 50, PerHour: 1500}
 )
+
+// perMinute is a limit documented per minute only.
+func perMinute(n int) Limits { return Limits{PerMinute: n} }
 
 type apiDef struct {
 	name, method, route string
