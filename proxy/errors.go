@@ -26,6 +26,7 @@ var (
 	errUpstreamDown    = &apiError{http.StatusBadGateway, "UpstreamUnavailable", "Defender for Endpoint could not be reached"}
 	errThrottled       = &apiError{http.StatusTooManyRequests, "TooManyRequests", "this tenant's quota for this API is used up; retry after the time in Retry-After"}
 	errUnauthorized    = &apiError{http.StatusUnauthorized, "Unauthorized", "present your mdegate key as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\""}
+	errNoResourceToken = &apiError{http.StatusBadGateway, "TokenUnavailable", "this gateway cannot obtain tokens for this API's resource"}
 	errBadPath         = &apiError{http.StatusBadRequest, "InvalidPath", "the path holds an encoded '/' or '\\', a '%' after decoding, a backslash or a control character"}
 )
 

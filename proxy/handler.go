@@ -19,9 +19,16 @@ import (
 	"github.com/mdegate/mdegate/tokens"
 )
 
-// Tokens hands out a tenant's bearer token. *tokens.Source implements it.
+// Tokens hands out a tenant's bearer token for MDE. *tokens.Source implements it.
 type Tokens interface {
 	Token(ctx context.Context, tenantID string) (tokens.Token, error)
+}
+
+// ResourceTokens is a Tokens that also hands out tokens for other resources (Defender XDR,
+// Graph): the handler uses it for those APIs when Options.Tokens implements it.
+// *tokens.Source implements it.
+type ResourceTokens interface {
+	TokenFor(ctx context.Context, tenantID, resource string) (tokens.Token, error)
 }
 
 // Options configure a Handler.
@@ -36,19 +43,23 @@ type Options struct {
 	TenantHeader string
 	// Logger gets one line per call. The zero Logger discards them.
 	Logger zerolog.Logger
-	// Limiter shapes requests per (tenant, API family) before they leave. Nil means no
-	// shaping (MDE's 429s are still waited out and replayed).
+	// Limiter shapes requests per (tenant, API) before they leave. Nil means no shaping
+	// (MDE's 429s are still waited out and replayed).
 	Limiter Limiter
 	// MaxWait bounds the wait for a quota slot and for an MDE 429's Retry-After before a
 	// replay. Zero means 10 s.
 	MaxWait time.Duration
-	// Families overrides the built-in limits and timeouts of API families, by name (see
-	// FamilyNames). Nil means the built-in ones.
+	// Families overrides the documented limits and timeouts of every API of a family, by
+	// family name (see FamilyNames); each API still counts on its own. Nil means the
+	// documented ones.
 	Families map[string]FamilyLimits
-	// UpstreamTimeout is the header timeout of families that set none. Zero means
+	// APIs overrides the limits and timeout of single APIs, by name (see APINames), over
+	// Families. Nil means none.
+	APIs map[string]Limits
+	// UpstreamTimeout is the header timeout of APIs that set none. Zero means
 	// DefaultHeaderTimeout.
 	UpstreamTimeout time.Duration
-	// HeaderTimeout is the response header timeout of Transport; a family with a shorter
+	// HeaderTimeout is the response header timeout of Transport; an API with a shorter
 	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// Clients are the callers allowed in and what each may do (see auth.go). Empty: every
@@ -77,6 +88,16 @@ type Options struct {
 	KeepLinks bool
 	// Metrics observes every call. Nil means none.
 	Metrics Metrics
+
+	// XDRResource is the token resource of Defender XDR APIs (routing.Cloud.XDRResource).
+	// "" means SurfaceXDR.Resource(), the public cloud's.
+	XDRResource string
+	// GraphResource is the token resource of Graph security APIs
+	// (routing.Cloud.GraphResource). "" means SurfaceGraph.Resource(), the public cloud's.
+	GraphResource string
+	// GraphURL is the Graph host /v1.0/security/... and /beta/security/... are forwarded to
+	// (routing.Cloud.Graph). Nil means Graph paths are not forwarded (404 NotFound).
+	GraphURL *url.URL
 }
 
 // DefaultMaxBody is the request body cap when Options.MaxBody is zero: MDE's largest documented
@@ -93,7 +114,10 @@ type Handler struct {
 	metrics      Metrics
 	rp           *httputil.ReverseProxy
 
-	families      *families
+	apis          *apiTable
+	resTokens     ResourceTokens // nil: only MDE tokens
+	resources     [3]string      // token resource by Surface
+	graph         []*routing.Endpoint
 	limiter       Limiter
 	maxWait       time.Duration
 	headerTimeout time.Duration
@@ -137,6 +161,19 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.tooLarge = bodyTooLarge(h.maxBody)
 	h.hostSuffix, h.defaultTenant = opts.HostSuffix, opts.DefaultTenant
+	h.resTokens, _ = opts.Tokens.(ResourceTokens)
+	h.resources = [3]string{SurfaceMDE.Resource(), SurfaceXDR.Resource(), SurfaceGraph.Resource()}
+	if opts.XDRResource != "" {
+		h.resources[SurfaceXDR] = opts.XDRResource
+	}
+	if opts.GraphResource != "" {
+		h.resources[SurfaceGraph] = opts.GraphResource
+	}
+	if opts.GraphURL != nil {
+		// Graph has one host per cloud and no regions: its own endpoint, outside the table's
+		// health (nothing to fail over to).
+		h.graph = []*routing.Endpoint{{Region: "graph", URL: opts.GraphURL}}
+	}
 	if !opts.KeepLinks {
 		h.links = newLinkRewriter(opts)
 	}
@@ -180,7 +217,7 @@ type call struct {
 	code     string // error code when the gateway answered itself
 
 	token        tokens.Token        // injected; dropped on a 401
-	family       *Family             // quota and timeout family of the path
+	api          *API                // the API of the table: quota, timeout, replay, token
 	cands        []*routing.Endpoint // endpoints in preference order (shared, read-only)
 	ep           *routing.Endpoint   // endpoint of the current attempt
 	epIdx        int                 // its index in cands
@@ -241,11 +278,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pathName, fwd, prefixed := splitTenantPath(fwd)
 	_, lower, _ = splitTenantPath(lower)
 	c.path = fwd
-	if !isAPIPath(lower) {
+	if !isAPIPath(lower) && (h.graph == nil || !isGraphSecurityPath(lower)) {
 		h.fail(c, errNotAPI)
 		return
 	}
-	c.family = h.families.classify(fwd)
+	c.api = h.apis.classify(r.Method, fwd)
 	if cl != nil {
 		if err := cl.mayCall(r.Method, lower); err != nil {
 			h.fail(c, err)
@@ -270,6 +307,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.tenant = tn
 	c.cands = h.routes.Candidates(tn)
+	if c.api.Surface == SurfaceGraph {
+		c.cands = h.graph
+	}
 	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
 	if cl != nil {
 		if !cl.acquire() {
@@ -278,7 +318,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer cl.release()
 	}
-	tok, err := h.tokens.Token(r.Context(), tn.ID)
+	tok, err := h.token(r.Context(), tn.ID, c.api.Surface)
 	if err != nil {
 		if r.Context().Err() != nil {
 			c.code = "ClientClosedRequest"
@@ -299,6 +339,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	h.rp.ServeHTTP(&c.recorder, out)
+}
+
+// token returns the tenant's token for the surface's resource.
+func (h *Handler) token(ctx context.Context, tenantID string, s Surface) (tokens.Token, error) {
+	if s == SurfaceMDE {
+		return h.tokens.Token(ctx, tenantID)
+	}
+	if h.resTokens == nil {
+		return tokens.Token{}, errNoResourceToken
+	}
+	return h.resTokens.TokenFor(ctx, tenantID, h.resources[s])
 }
 
 func isAPIPath(p string) bool {
@@ -397,8 +448,8 @@ func (h *Handler) observe(c *call, r *http.Request, total time.Duration) {
 	o := Observation{Tenant: c.tenant, Method: r.Method, Family: FamilyOther,
 		Status: c.statusCode(), Total: total, Upstream: c.upstream, Reached: c.reached, UpstreamFailed: c.failed,
 		Attempts: c.attempts, FailoverFrom: c.failoverFrom, ThrottleWait: c.throttleWait}
-	if c.family != nil {
-		o.Family = FamilyIndex(c.family.Index)
+	if c.api != nil {
+		o.Family, o.API = c.api.family, c.api
 	}
 	if c.ep != nil {
 		o.Region = c.ep.Region

@@ -63,6 +63,9 @@ func newLinkRewriter(opts Options) *linkRewriter {
 			add(ep.URL.Host)
 		}
 	}
+	if opts.GraphURL != nil { // Graph security's nextLinks, forwarded too
+		add(opts.GraphURL.Host)
+	}
 	for _, s := range builtinLinkSuffixes {
 		l.suffixes = append(l.suffixes, []byte(s))
 	}

@@ -22,6 +22,9 @@ type Observation struct {
 	Method string
 	// Family is the API family of the path.
 	Family FamilyIndex
+	// API is the API of the table the call was classified as; nil when the gateway refused
+	// it before (not an API path).
+	API *API
 	// Region is the region of the endpoint that answered (or was last tried); "" when none was.
 	Region string
 	// Status is the status answered to the client (499 when the client left first).
@@ -51,15 +54,13 @@ type FamilyIndex uint8
 // FamilyOther is a path outside the known families.
 const FamilyOther FamilyIndex = 0
 
-// defaultTable classifies paths for FamilyOf.
-var defaultTable = newFamilies(nil, 0)
-
 func (f FamilyIndex) String() string {
-	if int(f) < len(defaultTable.list) {
-		return defaultTable.list[f].Name
+	if int(f) < len(familyNames) {
+		return familyNames[f]
 	}
-	return defaultTable.list[0].Name
+	return familyNames[0]
 }
 
-// FamilyOf classifies a request path without allocating: "/api/Alerts/123" is "alerts".
-func FamilyOf(path string) FamilyIndex { return FamilyIndex(defaultTable.classify(path).Index) }
+// FamilyOf classifies a request path, whatever its method, without allocating:
+// "/api/Alerts/123" is "alerts".
+func FamilyOf(path string) FamilyIndex { return defaultAPIs.classify("", path).family }

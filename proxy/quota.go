@@ -9,18 +9,18 @@ import (
 	"time"
 )
 
-// Limiter keeps MDE's quotas per (tenant, API family) on the gateway's side, so that many
+// Limiter keeps MDE's quotas per (tenant, API) on the gateway's side, so that many
 // tools sharing a tenant wait for a slot instead of collecting MDE's 429s. *MemoryLimiter is
 // the in-process implementation; a shared store may implement it for several gateways.
 type Limiter interface {
-	// Take waits for a slot for one request of the tenant's family, at most maxWait. It
+	// Take waits for a slot for one request of the tenant's API, at most maxWait. It
 	// returns how long it waited; when the slot is further away than maxWait it waits not at
 	// all and returns a *ThrottledError saying when to come back. A cancelled ctx ends the
 	// wait with ctx's error.
-	Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error)
-	// Backoff tells the limiter that MDE refused the tenant's family until the given time
-	// (its Retry-After): requests of that family wait at least until then.
-	Backoff(tenantID string, f *Family, until time.Time)
+	Take(ctx context.Context, tenantID string, a *API, maxWait time.Duration) (time.Duration, error)
+	// Backoff tells the limiter that MDE refused the tenant's API until the given time (its
+	// Retry-After): requests of that API wait at least until then.
+	Backoff(tenantID string, a *API, until time.Time)
 }
 
 // ThrottledError is the gateway's own refusal: the quota slot is too far away.
@@ -54,7 +54,7 @@ type MemoryLimiterOptions struct {
 	Now func() time.Time
 }
 
-// MemoryLimiter is a Limiter in process memory: per (tenant, family) two sliding-window logs
+// MemoryLimiter is a Limiter in process memory: per (tenant, API) two sliding-window logs
 // (window.go), one per minute and one per hour.
 //
 // A log for a limit of L per window W admits at most L requests in any span of W plus a slack
@@ -71,14 +71,24 @@ type MemoryLimiter struct {
 
 var _ Limiter = (*MemoryLimiter)(nil)
 
+// tenantLimits are one tenant's logs. A reload's new limiter may share it with the old one
+// (Carry): both generations then count against the same logs, as MDE does.
 type tenantLimits struct {
 	mu      sync.Mutex
-	buckets []*buckets // by Family.Index, created on first use
+	buckets map[bucketKey]*buckets // created on first use
 }
 
-// buckets are one (tenant, family)'s limits; tenantLimits.mu guards them.
+// bucketKey names one API's logs together with the limits they were made for, so that a
+// generation with other limits for the API starts afresh while one with the same limits
+// shares the logs.
+type bucketKey struct {
+	name               string
+	perMinute, perHour int
+}
+
+// buckets are one (tenant, API)'s limits; tenantLimits.mu guards them.
 type buckets struct {
-	minute, hour *slidingLog // nil when the family has no such limit
+	minute, hour *slidingLog // nil when the API has no such limit
 	until        time.Time   // MDE said 429 until then
 }
 
@@ -92,7 +102,7 @@ func NewMemoryLimiter(opts MemoryLimiterOptions) *MemoryLimiter {
 		l.now = time.Now
 	}
 	for _, id := range opts.TenantIDs {
-		l.tenants[strings.ToLower(id)] = &tenantLimits{buckets: make([]*buckets, len(defaultFamilies))}
+		l.tenants[strings.ToLower(id)] = &tenantLimits{buckets: make(map[bucketKey]*buckets)}
 	}
 	return l
 }
@@ -102,14 +112,15 @@ func bucket(limit int, window time.Duration) *slidingLog {
 	return newSlidingLog(limit, window+max(window/30, time.Second))
 }
 
-func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buckets) {
+func (l *MemoryLimiter) buckets(tenantID string, f *API) (*tenantLimits, *buckets) {
 	tl := l.tenants[tenantID]
-	if tl == nil || f.Index < 0 || f.Index >= len(tl.buckets) {
+	if tl == nil || f == nil {
 		return nil, nil
 	}
+	k := bucketKey{f.Name, f.Limits.PerMinute, f.Limits.PerHour}
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	b := tl.buckets[f.Index]
+	b := tl.buckets[k]
 	if b == nil {
 		b = &buckets{}
 		if f.Limits.PerMinute > 0 {
@@ -118,13 +129,13 @@ func (l *MemoryLimiter) buckets(tenantID string, f *Family) (*tenantLimits, *buc
 		if f.Limits.PerHour > 0 {
 			b.hour = bucket(f.Limits.PerHour, 60*l.minute)
 		}
-		tl.buckets[f.Index] = b
+		tl.buckets[k] = b
 	}
 	return tl, b
 }
 
 // Take implements Limiter.
-func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
+func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *API, maxWait time.Duration) (time.Duration, error) {
 	tl, b := l.buckets(tenantID, f)
 	if b == nil {
 		return 0, nil
@@ -172,7 +183,7 @@ func (l *MemoryLimiter) Take(ctx context.Context, tenantID string, f *Family, ma
 }
 
 // Backoff implements Limiter.
-func (l *MemoryLimiter) Backoff(tenantID string, f *Family, until time.Time) {
+func (l *MemoryLimiter) Backoff(tenantID string, f *API, until time.Time) {
 	tl, b := l.buckets(tenantID, f)
 	if b == nil {
 		return
@@ -197,4 +208,41 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// Carry makes l continue old's quota state, for a reload: every tenant both limit shares
+// old's logs, so requests admitted by either generation count against one quota, and an
+// API whose limits did not change keeps its history (one whose limits changed starts
+// afresh). A tenant only l limits starts empty; a tenant only old limited is dropped. It
+// does nothing when the two count in windows of different lengths. Call it before l's first
+// Take; old may go on serving its draining requests.
+func (l *MemoryLimiter) Carry(old *MemoryLimiter) {
+	if old == nil || old == l || old.minute != l.minute {
+		return
+	}
+	for id := range l.tenants {
+		if tl, ok := old.tenants[id]; ok {
+			l.tenants[id] = tl
+		}
+	}
+}
+
+// CarryQuota makes the limiter of a new generation continue the old one's state (see
+// MemoryLimiter.Carry): between two MemoryLimiters, or into a RedisLimiter's in-memory
+// fallback (the shared state in Redis survives a reload by itself). Other pairs, and nils,
+// are left alone. Call it before next's first Take.
+func CarryQuota(next, prev Limiter) {
+	mem := func(l Limiter) *MemoryLimiter {
+		switch l := l.(type) {
+		case *MemoryLimiter:
+			return l
+		case *RedisLimiter:
+			m, _ := l.fallback.(*MemoryLimiter)
+			return m
+		}
+		return nil
+	}
+	if n, p := mem(next), mem(prev); n != nil && p != nil {
+		n.Carry(p)
+	}
 }

@@ -14,19 +14,20 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// A Redis-backed Limiter, so that several gateway replicas share one quota per (tenant, API
-// family): MDE counts per app and tenant, not per replica (issue #8).
+// A Redis-backed Limiter, so that several gateway replicas share one quota per (tenant, API): MDE counts per app and tenant, not per replica (issue #8).
 //
 // Each decision is one round trip: a Lua script (EVALSHA, EVAL on NOSCRIPT) that reads the
-// family's state, decides and writes it back atomically, so replicas never race on a
+// API's state, decides and writes it back atomically, so replicas never race on a
 // read-modify-write. It keeps MemoryLimiter's sliding-window logs (window.go) in Redis, in
 // microseconds of the Redis server's clock (so replicas need not agree on the time), under
-// keys sharing one hash tag (one Redis Cluster slot) per (tenant, family):
+// keys sharing one hash tag (one Redis Cluster slot) per (tenant, API name):
 //
-//	<prefix>{<tenant>:<family>}    a hash; field u: MDE said 429 until then (a Retry-After
-//	                               learned by any replica)
-//	<prefix>{<tenant>:<family>}:m  the minute log: a list of admission times, oldest first
-//	<prefix>{<tenant>:<family>}:h  the same for the hour
+//	<prefix>{<tenant>:<api>}    a hash; field u: MDE said 429 until then (a Retry-After
+//	                            learned by any replica)
+//	<prefix>{<tenant>:<api>}:m  the minute log: a list of admission times, oldest first
+//	<prefix>{<tenant>:<api>}:h  the same for the hour
+//
+// The state outlives a reload (and a restart) by itself.
 //
 // Every key expires once its contents have left their span, so an idle tenant leaves
 // nothing behind.
@@ -94,7 +95,7 @@ end
 return 0
 `
 
-// backoffScript records MDE's Retry-After. KEYS[1] is the family's hash; ARGV: now in µs (0:
+// backoffScript records MDE's Retry-After. KEYS[1] is the API's hash; ARGV: now in µs (0:
 // the server's TIME) and the wait in µs.
 const backoffScript = scriptNow + `
 local u = now + tonumber(ARGV[2])
@@ -154,7 +155,7 @@ type RedisLimiterOptions struct {
 // Close stops its prober and closes the connections.
 type RedisLimiter struct {
 	client   *redis.Client
-	keys     map[string][]familyKeys // tenant → keys by Family.Index; read-only after construction
+	keys     map[string][]apiKeys // tenant → keys by API.Index; read-only after construction
 	minute   time.Duration
 	timeout  time.Duration
 	fallback Limiter
@@ -191,7 +192,7 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 		return nil, err
 	}
 	l := &RedisLimiter{
-		keys: make(map[string][]familyKeys, len(opts.TenantIDs)), minute: opts.Minute, timeout: opts.Timeout,
+		keys: make(map[string][]apiKeys, len(opts.TenantIDs)), minute: opts.Minute, timeout: opts.Timeout,
 		fallback: opts.Fallback, log: opts.Logger, onState: opts.OnState, now: opts.Now, stop: make(chan struct{}),
 	}
 	if l.minute <= 0 {
@@ -212,10 +213,10 @@ func NewRedisLimiter(opts RedisLimiterOptions) (*RedisLimiter, error) {
 	}
 	for _, id := range opts.TenantIDs {
 		id = strings.ToLower(id)
-		keys := make([]familyKeys, len(defaultFamilies))
-		for i, f := range defaultFamilies {
-			base := prefix + "{" + id + ":" + f.name + "}"
-			keys[i] = familyKeys{hash: base, minute: base + ":m", hour: base + ":h"}
+		keys := make([]apiKeys, len(apiDefs))
+		for i, a := range apiDefs {
+			base := prefix + "{" + id + ":" + a.name + "}"
+			keys[i] = apiKeys{hash: base, minute: base + ":m", hour: base + ":h"}
 		}
 		l.keys[id] = keys
 	}
@@ -292,12 +293,12 @@ func (l *RedisLimiter) fail(op string, err error) {
 	}
 }
 
-// familyKeys are one (tenant, family)'s keys, built at construction.
-type familyKeys struct{ hash, minute, hour string }
+// apiKeys are one (tenant, API)'s keys, built at construction.
+type apiKeys struct{ hash, minute, hour string }
 
-func (l *RedisLimiter) key(tenantID string, f *Family) *familyKeys {
+func (l *RedisLimiter) key(tenantID string, f *API) *apiKeys {
 	keys := l.keys[tenantID]
-	if keys == nil || f.Index < 0 || f.Index >= len(keys) {
+	if keys == nil || f == nil || f.Index < 0 || f.Index >= len(keys) {
 		return nil
 	}
 	return &keys[f.Index]
@@ -317,7 +318,7 @@ func span(window time.Duration) int64 {
 }
 
 // Take implements Limiter.
-func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *Family, maxWait time.Duration) (time.Duration, error) {
+func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *API, maxWait time.Duration) (time.Duration, error) {
 	k := l.key(tenantID, f)
 	if k == nil {
 		return 0, nil
@@ -379,7 +380,7 @@ func (l *RedisLimiter) Take(ctx context.Context, tenantID string, f *Family, max
 
 // Backoff implements Limiter: the Retry-After holds back every replica. The fallback hears it
 // too, so it is ready should Redis go away.
-func (l *RedisLimiter) Backoff(tenantID string, f *Family, until time.Time) {
+func (l *RedisLimiter) Backoff(tenantID string, f *API, until time.Time) {
 	l.fallback.Backoff(tenantID, f, until)
 	k := l.key(tenantID, f)
 	if k == nil || l.degraded.Load() {

@@ -65,7 +65,7 @@ func newRedisLimiter(t *testing.T, url, prefix string, clock *testClock, log *lo
 
 // retryIn is Take's answer with no wait allowed: 0 when a slot was free, else how far away
 // the next one is.
-func retryIn(t *testing.T, l Limiter, f *Family) time.Duration {
+func retryIn(t *testing.T, l Limiter, f *API) time.Duration {
 	t.Helper()
 	_, err := l.Take(context.Background(), redisTenant, f, 0)
 	if te, ok := errors.AsType[*ThrottledError](err); ok {
@@ -80,17 +80,17 @@ func retryIn(t *testing.T, l Limiter, f *Family) time.Duration {
 // refill, and a Retry-After learned by one holds the other back.
 func TestRedisLimiterSharesOneQuota(t *testing.T) {
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
-	fs := newFamilies(map[string]FamilyLimits{"alerts": {PerMinute: 5, PerHour: 1000}, "machines": {PerMinute: 100, PerHour: 3},
-		"liveresponse": {PerMinute: 3, PerHour: -1}}, 0)
+	fs := newAPITable(map[string]FamilyLimits{"alerts": {PerMinute: 5, PerHour: 1000}, "machines": {PerMinute: 100, PerHour: 3},
+		"liveresponse": {PerMinute: 3, PerHour: -1}}, nil, 0)
 	tests := []struct {
 		name string
-		fam  string
+		api  string
 		// steps: advance the clock by d, then take one slot from replica (i%2).
 		steps []time.Duration
 	}{
-		{"minute limit then the window slides", "alerts", []time.Duration{0, 0, 0, 0, 0, 0, 0, 10 * time.Second, 20 * time.Second, 32 * time.Second, 0, 0, time.Second, 0, 10 * time.Second, 0}},
-		{"hourly limit binds", "machines", []time.Duration{0, 0, 0, 0, time.Minute, 30 * time.Minute, 0, 32 * time.Minute, 0}},
-		{"no hourly limit", "liveresponse", []time.Duration{0, 0, 0, 0, 61 * time.Second, 0, 0, 0, 0}},
+		{"minute limit then the window slides", "list_alerts", []time.Duration{0, 0, 0, 0, 0, 0, 0, 10 * time.Second, 20 * time.Second, 32 * time.Second, 0, 0, time.Second, 0, 10 * time.Second, 0}},
+		{"hourly limit binds", "list_machines", []time.Duration{0, 0, 0, 0, time.Minute, 30 * time.Minute, 0, 32 * time.Minute, 0}},
+		{"no hourly limit", "run_live_response", []time.Duration{0, 0, 0, 0, 61 * time.Second, 0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestRedisLimiterSharesOneQuota(t *testing.T) {
 			p := prefix + strings.ReplaceAll(tt.name, " ", "-") + ":"
 			replicas := []Limiter{newRedisLimiter(t, url, p, clock, nil), newRedisLimiter(t, url, p, clock, nil)}
 			mem := NewMemoryLimiter(MemoryLimiterOptions{TenantIDs: []string{redisTenant}, Now: clock.now})
-			f := fs.classify("/api/" + tt.fam)
+			f := fs.named(tt.api)
 			refused := 0
 			defer func() {
 				if refused == 0 {
@@ -123,7 +123,7 @@ func TestRedisLimiterSharesOneQuota(t *testing.T) {
 		clock := &testClock{t: time.Unix(1_800_000_000, 0)}
 		p := prefix + "backoff:"
 		a, b := newRedisLimiter(t, url, p, clock, nil), newRedisLimiter(t, url, p, clock, nil)
-		f := fs.classify("/api/alerts")
+		f := fs.classify("GET", "/api/alerts")
 		a.Backoff(redisTenant, f, clock.now().Add(7*time.Second))
 		if got := retryIn(t, b, f); got != 7*time.Second {
 			t.Fatalf("the other replica: retry in %v, want 7s", got)
@@ -142,7 +142,7 @@ func TestRedisLimiterSharesOneQuota(t *testing.T) {
 	t.Run("state expires", func(t *testing.T) {
 		p := prefix + "expiry:"
 		l := newRedisLimiter(t, url, p, nil, nil) // the server's clock
-		f := fs.classify("/api/alerts")
+		f := fs.classify("GET", "/api/alerts")
 		if got := retryIn(t, l, f); got != 0 {
 			t.Fatalf("first take: retry in %v", got)
 		}
@@ -167,7 +167,7 @@ func TestRedisLimiterFailsOpen(t *testing.T) {
 	var log lockedBuffer
 	clock := &testClock{t: time.Unix(1_800_000_000, 0)}
 	l := newRedisLimiter(t, srv.URL(), "fo:", clock, &log)
-	f := newFamilies(nil, 0).classify("/api/alerts")
+	f := newAPITable(nil, nil, 0).classify("GET", "/api/alerts")
 	if got := retryIn(t, l, f); got != 0 || !l.Shared() {
 		t.Fatalf("with redis: retry %v, shared %v", got, l.Shared())
 	}
@@ -232,7 +232,7 @@ func TestParseRedisURLHidesPassword(t *testing.T) {
 // BenchmarkTake is the cost of one quota decision: in memory, and one Redis round trip (on
 // loopback; add the network's round trip for a Redis elsewhere).
 func BenchmarkTake(b *testing.B) {
-	f := newFamilies(map[string]FamilyLimits{"alerts": {PerMinute: 1 << 30, PerHour: 1 << 30}}, 0).classify("/api/alerts")
+	f := newAPITable(map[string]FamilyLimits{"alerts": {PerMinute: 1 << 30, PerHour: 1 << 30}}, nil, 0).classify("GET", "/api/alerts")
 	run := func(b *testing.B, l Limiter) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -8,42 +8,6 @@ import (
 	"time"
 )
 
-func TestClassify(t *testing.T) {
-	fs := newFamilies(map[string]FamilyLimits{"alerts": {PerMinute: 7}}, 5*time.Minute)
-	tests := []struct{ path, want string }{
-		{"/api/alerts", "alerts"},
-		{"/api/v1.0/Alerts/da637", "alerts"},
-		{"/api/alerts/batchUpdate", "alerts_batchupdate"},
-		{"/api/machines", "machines"},
-		{"/api/machines/contoso-m01/isolate", "machines"},
-		{"/api/machines/m1/runliveresponse", "liveresponse"},
-		{"/api/machines/SoftwareInventoryByMachine", "exports"},
-		{"/api/machines/SoftwareVulnerabilitiesExport", "export_files"},
-		{"/api/advancedqueries/run", "advancedqueries"},
-		{"/api/indicators/import", "indicators_import"},
-		{"/api/Software", "software"},
-		{"/api/somethingnew", "other"},
-		{"/api", "other"},
-	}
-	for _, tt := range tests {
-		if got := fs.classify(tt.path).Name; got != tt.want {
-			t.Errorf("classify(%q) = %s, want %s", tt.path, got, tt.want)
-		}
-	}
-	if f := fs.classify("/api/alerts"); f.Limits.PerMinute != 7 || f.Limits.PerHour != 1500 || f.Limits.Timeout != 5*time.Minute {
-		t.Errorf("alerts limits %+v, want the override with the defaults kept", f.Limits)
-	}
-	if f := fs.classify("/api/advancedqueries/run"); f.Limits.Timeout != 4*time.Minute || !f.replayable(http.MethodPost) {
-		t.Errorf("advanced hunting %+v: want 4 m and replayable POST", f)
-	}
-	if fs.classify("/api/machines/x/isolate").replayable(http.MethodPost) {
-		t.Error("an isolation is replayable")
-	}
-	if n := testing.AllocsPerRun(100, func() { fs.classify("/api/v1.0/Machines/SoftwareInventoryByMachine") }); n != 0 {
-		t.Errorf("classify allocates %v times, want 0", n)
-	}
-}
-
 // The limiter lets a whole minute's limit through at once, then makes the rest wait for the
 // oldest admission to leave the window plus its slack (60 s + 2 s); a slot beyond max_wait is
 // refused with an honest Retry-After. Under demand that never stops, it admits at least 95 %
@@ -53,8 +17,8 @@ func TestClassify(t *testing.T) {
 func TestMemoryLimiterShapes(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := NewMemoryLimiter(MemoryLimiterOptions{TenantIDs: []string{"T1", "t2"}, Now: func() time.Time { return now }})
-	fs := newFamilies(nil, 0)
-	alerts := fs.byName["alerts"]
+	fs := newAPITable(nil, nil, 0)
+	alerts := fs.named("list_alerts")
 	ctx := context.Background()
 
 	// Ten minutes of a request every 100 ms: six times the allowance.
@@ -99,7 +63,7 @@ func TestMemoryLimiterShapes(t *testing.T) {
 	if _, err := l.Take(ctx, "t2", alerts, 0); err != nil {
 		t.Errorf("t2 held back by t1: %v", err)
 	}
-	if _, err := l.Take(ctx, "t1", fs.byName["machines"], 0); err != nil {
+	if _, err := l.Take(ctx, "t1", fs.named("list_machines"), 0); err != nil {
 		t.Errorf("machines held back by alerts: %v", err)
 	}
 	// MDE's Retry-After holds the family back until then.
@@ -113,7 +77,7 @@ func TestMemoryLimiterShapes(t *testing.T) {
 	// A caller that leaves ends its wait.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := l.Take(cctx, "t2", fs.byName["machines"], time.Hour); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := l.Take(cctx, "t2", fs.named("list_machines"), time.Hour); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 }
@@ -124,28 +88,28 @@ func TestMemoryLimiterShapes(t *testing.T) {
 func TestMemoryLimiterUnlimited(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := NewMemoryLimiter(MemoryLimiterOptions{TenantIDs: []string{"t1"}, Now: func() time.Time { return now }})
-	fs := newFamilies(map[string]FamilyLimits{
+	fs := newAPITable(map[string]FamilyLimits{
 		"alerts":   {PerMinute: -1, PerHour: -1},
 		"machines": {PerMinute: -1},
-	}, 0)
+	}, nil, 0)
 	ctx := context.Background()
 	for i := range 1000 {
-		if waited, err := l.Take(ctx, "t1", fs.byName["alerts"], 0); err != nil || waited != 0 {
+		if waited, err := l.Take(ctx, "t1", fs.named("list_alerts"), 0); err != nil || waited != 0 {
 			t.Fatalf("request %d of an unlimited family: waited %v, %v", i, waited, err)
 		}
 	}
 	admitted := 0
 	for range 2000 {
-		if _, err := l.Take(ctx, "t1", fs.byName["machines"], 0); err == nil {
+		if _, err := l.Take(ctx, "t1", fs.named("list_machines"), 0); err == nil {
 			admitted++
 		}
 	}
 	if admitted != 1500 {
 		t.Errorf("machines with no minute limit admitted %d at once, want the hourly limit, 1500", admitted)
 	}
-	l.Backoff("t1", fs.byName["alerts"], now.Add(5*time.Second))
+	l.Backoff("t1", fs.named("list_alerts"), now.Add(5*time.Second))
 	var th *ThrottledError
-	if _, err := l.Take(ctx, "t1", fs.byName["alerts"], 0); !errors.As(err, &th) || th.RetryAfter != 5*time.Second {
+	if _, err := l.Take(ctx, "t1", fs.named("list_alerts"), 0); !errors.As(err, &th) || th.RetryAfter != 5*time.Second {
 		t.Errorf("unlimited family after MDE's 5 s Retry-After: %v, want a 5 s refusal", err)
 	}
 }

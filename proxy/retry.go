@@ -46,7 +46,7 @@ func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h, ctx := rt.h, req.Context()
 	if h.limiter != nil {
-		waited, err := h.limiter.Take(ctx, c.tenant.ID, c.family, h.maxWait)
+		waited, err := h.limiter.Take(ctx, c.tenant.ID, c.api, h.maxWait)
 		c.throttleWait += waited
 		if err != nil {
 			return nil, err
@@ -55,14 +55,14 @@ func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.sent = time.Now()
 		}
 	}
-	replayable := c.family.replayable(req.Method)
+	replayable := c.api.replayable(req.Method)
 	kept := keepBody(req)
 
-	// A family with a shorter header timeout than the transport's gets its own timer, stopped
+	// An API with a shorter header timeout than the transport's gets its own timer, stopped
 	// as soon as the headers arrive: a streaming answer is never cut.
 	var cancel context.CancelCauseFunc
 	var timer *time.Timer
-	if d := c.family.Limits.Timeout; d > 0 && d < h.headerTimeout {
+	if d := c.api.Limits.Timeout; d > 0 && d < h.headerTimeout {
 		var tctx context.Context
 		tctx, cancel = context.WithCancelCause(ctx)
 		timer = time.AfterFunc(d, func() { cancel(errFamilyTimeout) })
@@ -123,7 +123,7 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 		case http.StatusTooManyRequests:
 			wait, ok := retryAfter(resp.Header, time.Now())
 			if ok && h.limiter != nil {
-				h.limiter.Backoff(c.tenant.ID, c.family, time.Now().Add(wait))
+				h.limiter.Backoff(c.tenant.ID, c.api, time.Now().Add(wait))
 			}
 			if ok && !throttled && kept && replayable && wait <= h.maxWait {
 				throttled = true
@@ -194,7 +194,7 @@ func (rt *retrier) refresh(c *call, req *http.Request, kept bool) *http.Request 
 		return nil
 	}
 	inv.Invalidate(c.tenant.ID, c.token)
-	tok, err := rt.h.tokens.Token(req.Context(), c.tenant.ID)
+	tok, err := rt.h.token(req.Context(), c.tenant.ID, c.api.Surface)
 	if err != nil || tok.Bearer == c.token.Bearer {
 		return nil
 	}
@@ -291,7 +291,7 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
-// initRetry builds the family table and the retry settings from opts.
+// initRetry builds the API table and the retry settings from opts.
 func (h *Handler) initRetry(opts Options) {
 	h.limiter = opts.Limiter
 	h.maxWait = opts.MaxWait
@@ -306,7 +306,7 @@ func (h *Handler) initRetry(opts Options) {
 	if timeout <= 0 {
 		timeout = DefaultHeaderTimeout
 	}
-	h.families = newFamilies(opts.Families, timeout)
+	h.apis = newAPITable(opts.Families, opts.APIs, timeout)
 }
 
 // logRetries adds what the retrier did to a call's log line.

@@ -43,6 +43,23 @@ func (a *Apps) Token(ctx context.Context, tenantID string) (Token, error) {
 	return a.Source(tenantID).Token(ctx, tenantID)
 }
 
+// TokenFor returns the tenant's token for another resource from its app's Source (see
+// Source.TokenFor).
+func (a *Apps) TokenFor(ctx context.Context, tenantID, resource string) (Token, error) {
+	return a.Source(tenantID).TokenFor(ctx, tenantID, resource)
+}
+
+// Statuses reports the tenant's token state per resource from its app's Source (see
+// Source.Statuses).
+func (a *Apps) Statuses(tenantID string) []ResourceStatus {
+	return a.Source(tenantID).Statuses(tenantID)
+}
+
+// StatusFor reports the tenant's token state for one resource (see Source.StatusFor).
+func (a *Apps) StatusFor(tenantID, resource string) Status {
+	return a.Source(tenantID).StatusFor(tenantID, resource)
+}
+
 // Invalidate drops the tenant's token if it is still bad (see Source.Invalidate).
 func (a *Apps) Invalidate(tenantID string, bad Token) {
 	a.Source(tenantID).Invalidate(tenantID, bad)

@@ -32,7 +32,9 @@ type Options struct {
 	Key   crypto.PrivateKey
 	// Assertion, when set, returns a client assertion (e.g. a federated token) on each request.
 	Assertion func(ctx context.Context) (string, error)
-	// Scope is the client-credentials scope. Required.
+	// Scope is the client-credentials scope of Token, e.g.
+	// https://api.securitycenter.microsoft.com/.default. Required. TokenFor asks for other
+	// resources' tokens (resource + "/.default") from the same app.
 	Scope string
 	// HTTPClient talks to the token endpoint. Nil means a client with Go's default transport.
 	HTTPClient *http.Client
@@ -68,18 +70,20 @@ func (t Token) Header() []string {
 	return []string{t.Bearer}
 }
 
-// Source hands out cached tokens per tenant. It is safe for concurrent use. Close stops its
-// background refreshes.
+// Source hands out cached tokens per (tenant, resource): Token for the resource of
+// Options.Scope, TokenFor for any other (Defender XDR, Graph). Each pair has its own cache
+// entry, singleflight, refresh-ahead and back-off. It is safe for concurrent use. Close stops
+// its background refreshes.
 type Source struct {
 	msal    confidential.Client
-	scopes  []string
+	def     *resource // Options.Scope's
 	timeout time.Duration
 	log     zerolog.Logger
 	now     func() time.Time
 	onFetch func(tenantID string, took time.Duration, err *Error)
 
-	entries sync.Map // tenant ID -> *entry
-	group   singleflight.Group
+	resources sync.Map // resource -> *resource, def included
+	group     singleflight.Group
 
 	// life is the parent of every token request: Close cancels it so that no fetch outlives
 	// the Source. It is the one context kept in a struct, as http.Server keeps its base context.
@@ -91,7 +95,14 @@ type Source struct {
 	wg     sync.WaitGroup
 }
 
-// entry is one tenant's token state.
+// resource is one token resource's tenants.
+type resource struct {
+	name    string   // the audience, e.g. https://api.security.microsoft.com
+	scopes  []string // {name + "/.default"}, or Options.Scope
+	entries sync.Map // tenant ID -> *entry
+}
+
+// entry is one (tenant, resource)'s token state.
 type entry struct {
 	tok atomic.Pointer[held] // current token; nil before the first success
 
@@ -131,9 +142,10 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: msal client: %w", err)
 	}
+	def := &resource{name: strings.TrimSuffix(opts.Scope, "/.default"), scopes: []string{opts.Scope}}
 	s := &Source{
 		msal:    client,
-		scopes:  []string{opts.Scope},
+		def:     def,
 		timeout: opts.FetchTimeout,
 		log:     opts.Logger,
 		now:     opts.Now,
@@ -145,6 +157,7 @@ func New(opts Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.resources.Store(def.name, def)
 	s.life, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -184,11 +197,37 @@ func credential(opts Options) (confidential.Credential, error) {
 // expiry is returned at once while a background refresh replaces it. Errors are *Error, or
 // ctx's error when the caller gave up first.
 func (s *Source) Token(ctx context.Context, tenantID string) (Token, error) {
-	e := s.entry(tenantID)
+	return s.token(ctx, s.def, tenantID)
+}
+
+// TokenFor is Token for another resource of the same app: the audience, such as
+// https://api.security.microsoft.com (Defender XDR) or https://graph.microsoft.com; the
+// scope asked for is resource + "/.default". The resource of Options.Scope gives Token's.
+func (s *Source) TokenFor(ctx context.Context, tenantID, resource string) (Token, error) {
+	return s.token(ctx, s.resource(resource), tenantID)
+}
+
+// Resource is the resource of Options.Scope, the one Token serves.
+func (s *Source) Resource() string { return s.def.name }
+
+func (s *Source) resource(name string) *resource {
+	if v, ok := s.resources.Load(name); ok {
+		return v.(*resource)
+	}
+	v, _ := s.resources.LoadOrStore(name, &resource{name: name, scopes: []string{name + "/.default"}})
+	return v.(*resource)
+}
+
+// flightKey names a (tenant, resource) fetch in the singleflight group; built only when a
+// fetch is needed.
+func (r *resource) flightKey(tenantID string) string { return r.name + " " + tenantID }
+
+func (s *Source) token(ctx context.Context, r *resource, tenantID string) (Token, error) {
+	e := r.entry(tenantID)
 	now := s.now()
 	if h := e.tok.Load(); h != nil && now.Before(h.usable) {
 		if !now.Before(h.refreshAt) {
-			s.refreshAhead(tenantID, e, now)
+			s.refreshAhead(r, tenantID, e, now)
 		}
 		return h.Token, nil
 	}
@@ -199,7 +238,7 @@ func (s *Source) Token(ctx context.Context, tenantID string) (Token, error) {
 		return Token{}, err // Entra just refused this tenant: do not hammer it
 	}
 	e.mu.Unlock()
-	ch := s.group.DoChan(tenantID, func() (any, error) { return s.fetch(tenantID, e) })
+	ch := s.group.DoChan(r.flightKey(tenantID), func() (any, error) { return s.fetch(r, tenantID, e) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -212,17 +251,22 @@ func (s *Source) Token(ctx context.Context, tenantID string) (Token, error) {
 }
 
 // Invalidate drops the tenant's token if it is still the one given (the upstream refused it),
-// so the next Token call fetches a fresh one. A token already replaced is left alone, so many
-// callers reporting the same bad token cause one fetch.
+// whichever resource it is for, so the next Token or TokenFor call fetches a fresh one. A
+// token already replaced is left alone, so many callers reporting the same bad token cause
+// one fetch.
 func (s *Source) Invalidate(tenantID string, bad Token) {
-	v, ok := s.entries.Load(tenantID)
-	if !ok {
-		return
-	}
-	e := v.(*entry)
-	if h := e.tok.Load(); h != nil && h.Bearer == bad.Bearer {
-		e.tok.CompareAndSwap(h, nil)
-	}
+	s.resources.Range(func(_, v any) bool {
+		ev, ok := v.(*resource).entries.Load(tenantID)
+		if !ok {
+			return true
+		}
+		e := ev.(*entry)
+		if h := e.tok.Load(); h != nil && h.Bearer == bad.Bearer {
+			e.tok.CompareAndSwap(h, nil)
+			return false
+		}
+		return true
+	})
 }
 
 // Close stops background refreshes and waits for them. Token calls after Close fail.
@@ -234,17 +278,17 @@ func (s *Source) Close() {
 	s.wg.Wait()
 }
 
-func (s *Source) entry(tenantID string) *entry {
-	if v, ok := s.entries.Load(tenantID); ok {
+func (r *resource) entry(tenantID string) *entry {
+	if v, ok := r.entries.Load(tenantID); ok {
 		return v.(*entry)
 	}
-	v, _ := s.entries.LoadOrStore(tenantID, new(entry))
+	v, _ := r.entries.LoadOrStore(tenantID, new(entry))
 	return v.(*entry)
 }
 
-// refreshAhead starts one background refresh for the tenant unless one runs or a failure's
-// back-off is still ahead. The caller keeps using the current, still-valid token.
-func (s *Source) refreshAhead(tenantID string, e *entry, now time.Time) {
+// refreshAhead starts one background refresh for the (tenant, resource) unless one runs or a
+// failure's back-off is still ahead. The caller keeps using the current, still-valid token.
+func (s *Source) refreshAhead(r *resource, tenantID string, e *entry, now time.Time) {
 	e.mu.Lock()
 	if e.refreshing || now.Before(e.retryAt) {
 		e.mu.Unlock()
@@ -262,21 +306,22 @@ func (s *Source) refreshAhead(tenantID string, e *entry, now time.Time) {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		_, _, _ = s.group.Do(tenantID, func() (any, error) { return s.fetch(tenantID, e) })
+		_, _, _ = s.group.Do(r.flightKey(tenantID), func() (any, error) { return s.fetch(r, tenantID, e) })
 		e.mu.Lock()
 		e.refreshing = false
 		e.mu.Unlock()
 	}()
 }
 
-// fetch asks Entra for a token; it runs at most once at a time per tenant (singleflight). It
+// fetch asks Entra for a token; it runs at most once at a time per (tenant, resource)
+// (singleflight). It
 // is detached from any one caller's context: the callers that wait may give up, the fetch
 // completes for the next ones, bounded by FetchTimeout and by Close.
-func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
+func (s *Source) fetch(r *resource, tenantID string, e *entry) (*held, error) {
 	ctx, cancel := context.WithTimeout(s.life, s.timeout)
 	defer cancel()
 	start := s.now()
-	res, err := s.msal.AcquireTokenByCredential(ctx, s.scopes, confidential.WithTenantID(tenantID))
+	res, err := s.msal.AcquireTokenByCredential(ctx, r.scopes, confidential.WithTenantID(tenantID))
 	now := s.now()
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
@@ -289,7 +334,7 @@ func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
 		e.lastErr = te
 		failures := e.failures
 		e.mu.Unlock()
-		s.log.Warn().Str("tenant_id", tenantID).Str("code", te.Code).Int("status", te.Status).
+		s.log.Warn().Str("tenant_id", tenantID).Str("resource", r.name).Str("code", te.Code).Int("status", te.Status).
 			Int("failures", failures).Str("hint", te.Hint()).Msg("token fetch failed")
 		if s.onFetch != nil {
 			s.onFetch(tenantID, now.Sub(start), te)
@@ -302,7 +347,7 @@ func (s *Source) fetch(tenantID string, e *entry) (*held, error) {
 	e.mu.Lock()
 	e.failures, e.retryAt, e.lastErr, e.fetched = 0, time.Time{}, nil, now
 	e.mu.Unlock()
-	s.log.Info().Str("tenant_id", tenantID).Time("expires", res.ExpiresOn).
+	s.log.Info().Str("tenant_id", tenantID).Str("resource", r.name).Time("expires", res.ExpiresOn).
 		Dur("fetch_ms", now.Sub(start)).Msg("token fetched")
 	if s.onFetch != nil {
 		s.onFetch(tenantID, now.Sub(start), nil)

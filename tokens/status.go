@@ -1,6 +1,9 @@
 package tokens
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // State is where a tenant's token stands, for readiness and metrics.
 type State string
@@ -33,10 +36,49 @@ type Status struct {
 	Fetched time.Time
 }
 
-// Status reports the tenant's token state without contacting Entra. A tenant that still has
-// a usable token is ok even when a background refresh just failed (Failures says so).
-func (s *Source) Status(tenantID string) Status {
-	v, ok := s.entries.Load(tenantID)
+// Status reports the tenant's token state for the resource of Token, without contacting
+// Entra. A tenant that still has a usable token is ok even when a background refresh just
+// failed (Failures says so).
+func (s *Source) Status(tenantID string) Status { return s.status(s.def, tenantID) }
+
+// StatusFor is Status for the tokens of TokenFor's resource.
+func (s *Source) StatusFor(tenantID, res string) Status {
+	v, ok := s.resources.Load(res)
+	if !ok {
+		return Status{State: StateNever}
+	}
+	return s.status(v.(*resource), tenantID)
+}
+
+// ResourceStatus is the token state of one (tenant, resource).
+type ResourceStatus struct {
+	// Resource is the token's audience, e.g. https://api.security.microsoft.com.
+	Resource string
+	Status
+}
+
+// Statuses reports the tenant's token state for every resource it was given a token for, or
+// asked one for: Token's resource always, first; the others sorted.
+func (s *Source) Statuses(tenantID string) []ResourceStatus {
+	out := []ResourceStatus{{Resource: s.def.name, Status: s.Status(tenantID)}}
+	var others []string
+	s.resources.Range(func(_, v any) bool {
+		if r := v.(*resource); r != s.def {
+			if _, ok := r.entries.Load(tenantID); ok {
+				others = append(others, r.name)
+			}
+		}
+		return true
+	})
+	slices.Sort(others)
+	for _, name := range others {
+		out = append(out, ResourceStatus{Resource: name, Status: s.StatusFor(tenantID, name)})
+	}
+	return out
+}
+
+func (s *Source) status(r *resource, tenantID string) Status {
+	v, ok := r.entries.Load(tenantID)
 	if !ok {
 		return Status{State: StateNever}
 	}
