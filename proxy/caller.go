@@ -164,13 +164,14 @@ func newAnonymous(max int) *client {
 // tenantShare caps each tenant's requests in flight to Microsoft at a share of the
 // connections the transport may open to one host (maxConnsPerHost), so the callers of one
 // tenant that stop reading cannot take all of a region's connections from the others (issue
-// 14, finding 4). A fixed share, not fair queueing: it needs no scheduler goroutine, costs one
-// channel operation per call, and MDE itself limits each tenant far below it; together with
-// the write idle timeout, no caller holds a slot for long without moving bytes. A request
-// over the share waits up to MaxWait for a slot, then gets 429.
+// 14, finding 4). A fixed share per tenant, its excess queued in arrival order (a channel's
+// waiting senders), rather than a fair-queueing scheduler across tenants: it needs no
+// goroutine and one channel operation per call, other tenants never wait behind it, and with
+// the write idle timeout no caller holds a slot long without moving bytes. A request waits
+// for a slot as long as its caller does: a burst of one tenant is slowed, never refused
+// (MDE's own limits per tenant are far below the share anyway).
 type tenantShare struct {
 	max   int
-	busy  *apiError
 	slots sync.Map // tenant ID -> chan struct{} with max slots
 }
 
@@ -181,13 +182,12 @@ func newTenantShare(max int) *tenantShare {
 	case max < 0:
 		return nil
 	}
-	return &tenantShare{max: max, busy: &apiError{http.StatusTooManyRequests, "TooManyRequests",
-		fmt.Sprintf("this tenant already has %d requests in flight through the gateway; retry when one ends", max)}}
+	return &tenantShare{max: max}
 }
 
-// acquire takes a slot of the tenant; the caller gives it back by receiving from the
-// channel returned.
-func (s *tenantShare) acquire(ctx context.Context, tenantID string, maxWait time.Duration) (chan struct{}, error) {
+// acquire takes a slot of the tenant, waiting while ctx lasts; the caller gives it back by
+// receiving from the channel returned.
+func (s *tenantShare) acquire(ctx context.Context, tenantID string) (chan struct{}, error) {
 	v, ok := s.slots.Load(tenantID)
 	if !ok {
 		v, _ = s.slots.LoadOrStore(tenantID, make(chan struct{}, s.max))
@@ -198,13 +198,9 @@ func (s *tenantShare) acquire(ctx context.Context, tenantID string, maxWait time
 		return ch, nil
 	default:
 	}
-	t := time.NewTimer(maxWait)
-	defer t.Stop()
 	select {
 	case ch <- struct{}{}:
 		return ch, nil
-	case <-t.C:
-		return nil, s.busy
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,8 @@ type Options struct {
 	AnonymousMaxConcurrent int
 	// TenantMaxConcurrent caps one tenant's requests in flight to Microsoft, so that the
 	// callers of one tenant cannot take every upstream connection of a region (see
-	// tenantShare). Zero means DefaultTenantMaxConcurrent; negative means no cap.
+	// tenantShare); more wait for a slot. Zero means DefaultTenantMaxConcurrent; negative
+	// means no cap.
 	TenantMaxConcurrent int
 }
 
@@ -351,13 +353,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Body = h.callerBody(c, w, r, start)
 	}
 	if h.shares != nil {
-		slot, err := h.shares.acquire(c, tn.ID, h.maxWait)
+		slot, err := h.shares.acquire(c, tn.ID)
 		if err != nil {
-			if r.Context().Err() != nil {
-				c.code, c.status = "ClientClosedRequest", 499
-				return
-			}
-			h.refuse(c, r, err)
+			c.code, c.status = "ClientClosedRequest", 499 // the caller left while it waited
 			return
 		}
 		defer func() { <-slot }()
@@ -402,14 +400,16 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	if !c.sent.IsZero() {
 		c.upstream = time.Since(c.sent)
 	}
-	if errors.Is(r.Context().Err(), context.Canceled) {
+	// The caller's body failed: the caller's fault, answered and logged as such, never the
+	// upstream's (issue 14, finding 3). A body timeout also cancels the request's context
+	// (net/http does so on any read error), but the caller is still there to get its 408.
+	be := c.bodyErr.Load()
+	if errors.Is(r.Context().Err(), context.Canceled) && (be == nil || !errors.Is(be.err, os.ErrDeadlineExceeded)) {
 		c.code = "ClientClosedRequest" // the caller left: nobody to answer
 		c.status = 499
 		return
 	}
-	// The caller's body failed: the caller's fault, answered and logged as such, never the
-	// upstream's (issue 14, finding 3).
-	if be := c.bodyErr.Load(); be != nil {
+	if be != nil {
 		h.log.Info().Str("request_id", c.id).Str("error", describe(be).Code).Err(be.err).Msg("caller body failed")
 		h.refuse(c, r, be)
 		return
