@@ -7,8 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 	"time"
+
+	"github.com/mdegate/mdegate/routing"
 )
 
 // What a caller may hold and send (issue 14). A request the gateway refuses before
@@ -171,28 +172,31 @@ func newAnonymous(max int) *client {
 // for a slot as long as its caller does: a burst of one tenant is slowed, never refused
 // (MDE's own limits per tenant are far below the share anyway).
 type tenantShare struct {
-	max   int
-	slots sync.Map // tenant ID -> chan struct{} with max slots
+	slots map[string]chan struct{} // tenant ID -> its slots; made by New, read-only after
 }
 
-func newTenantShare(max int) *tenantShare {
+func newTenantShare(max int, routes *routing.Table) *tenantShare {
 	switch {
 	case max == 0:
 		max = DefaultTenantMaxConcurrent
 	case max < 0:
 		return nil
 	}
-	return &tenantShare{max: max}
+	s := &tenantShare{slots: map[string]chan struct{}{}}
+	if routes != nil {
+		for _, tn := range routes.Tenants() {
+			s.slots[tn.ID] = make(chan struct{}, max)
+		}
+	}
+	return s
 }
 
-// acquire takes a slot of the tenant, waiting while ctx lasts; the caller gives it back by
-// receiving from the channel returned.
+// acquire takes a slot of the tenant, waiting while ctx lasts; release gives it back. A tenant the table does not know has no cap (nil).
 func (s *tenantShare) acquire(ctx context.Context, tenantID string) (chan struct{}, error) {
-	v, ok := s.slots.Load(tenantID)
-	if !ok {
-		v, _ = s.slots.LoadOrStore(tenantID, make(chan struct{}, s.max))
+	ch := s.slots[tenantID]
+	if ch == nil {
+		return nil, nil
 	}
-	ch := v.(chan struct{})
 	select {
 	case ch <- struct{}{}:
 		return ch, nil
@@ -203,6 +207,13 @@ func (s *tenantShare) acquire(ctx context.Context, tenantID string) (chan struct
 		return ch, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// release gives back a slot acquire took; nil is no slot.
+func release(slot chan struct{}) {
+	if slot != nil {
+		<-slot
 	}
 }
 

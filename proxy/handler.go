@@ -179,7 +179,7 @@ func New(opts Options) (*Handler, error) {
 	if a == nil {
 		h.anon = newAnonymous(opts.AnonymousMaxConcurrent)
 	}
-	h.shares = newTenantShare(opts.TenantMaxConcurrent)
+	h.shares = newTenantShare(opts.TenantMaxConcurrent, opts.Routes)
 	if !opts.KeepLinks {
 		h.links = newLinkRewriter(opts)
 	}
@@ -358,7 +358,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.code, c.status = "ClientClosedRequest", 499 // the caller left while it waited
 			return
 		}
-		defer func() { <-slot }()
+		defer release(slot)
 	}
 	h.rp.ServeHTTP(&c.recorder, out)
 }

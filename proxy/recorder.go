@@ -23,7 +23,10 @@ type recorder struct {
 // reads slowly but steadily is never cut.
 func (r *recorder) arm() {
 	if r.idle > 0 {
-		_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.idle))
+		err := http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.idle))
+		if err != nil && errors.Is(err, http.ErrNotSupported) {
+			r.idle = 0 // a writer without deadlines: do not ask again on every write
+		}
 	}
 }
 
