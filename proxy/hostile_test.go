@@ -166,7 +166,8 @@ func TestUpstreamUpgradeIs502(t *testing.T) {
 func TestRefusedWithoutReadingBody(t *testing.T) {
 	t.Parallel()
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("a refused request reached the upstream") })
-	env := startHostile(t, proxy.Options{Clients: []proxy.Client{{Name: "soc", KeySHA256: keyHash("k"), Tenants: []string{"contoso"}}}}, upstream)
+	env := startHostile(t, proxy.Options{Clients: []proxy.Client{{Name: "soc", KeySHA256: keyHash("k"), Tenants: []string{"contoso"}},
+		{Name: "rw", KeySHA256: keyHash("k3"), Tenants: []string{"contoso"}, Allow: []string{"*"}}}}, upstream)
 	addr := env.gw.Listener.Addr().String()
 	for _, tt := range []struct {
 		name, req string
@@ -176,6 +177,7 @@ func TestRefusedWithoutReadingBody(t *testing.T) {
 		{"not an API path", "POST /nope HTTP/1.1\r\nHost: gw\r\nX-Api-Key: k\r\nContent-Length: 262000\r\n\r\n{", 404},
 		{"read-only caller", "POST /api/machines/m/isolate HTTP/1.1\r\nHost: gw\r\nX-Api-Key: k\r\nX-Tenant-ID: contoso\r\nContent-Length: 262000\r\n\r\n{", 403},
 		{"chunked, no key", "POST /api/machines/m/isolate HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n", 401},
+		{"over max body", "POST /api/indicators HTTP/1.1\r\nHost: gw\r\nX-Api-Key: k3\r\nX-Tenant-ID: contoso\r\nContent-Length: 20000000\r\n\r\n{", 413},
 		{"GET with a body", "GET /api/machines HTTP/1.1\r\nHost: gw\r\nX-Api-Key: k\r\nX-Tenant-ID: contoso\r\nContent-Length: 10\r\n\r\n{", 400},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,5 +445,45 @@ func TestUnauthorizedStormFetchesOnce(t *testing.T) {
 	}
 	if n := emu.TokenRequests(idContoso); n > 2 {
 		t.Fatalf("%d token requests for 20 calls, want at most 2", n)
+	}
+}
+
+// Issue 14, finding 5: a nextLink after any other "@odata. key (@odata.count, Graph's
+// @odata.type in every item) left the gateway pointing at Microsoft, and a tool following it
+// took its gateway key there. Through a real gateway, in MDE's and Graph's shapes.
+func TestPagingLinksThroughGateway(t *testing.T) {
+	t.Parallel()
+	answers := map[string]string{
+		"/api/machines": `{"@odata.context":"https://api.securitycenter.microsoft.com/api/$metadata#Machines","@odata.count":1,` +
+			`"value":[{"id":"m1"}],"@odata.nextLink":"https://api.securitycenter.microsoft.com/api/machines?$skip=1"}`,
+		"/api/incidents": `{"@odata.context":"https://api-eu.security.microsoft.com/api/$metadata#Incidents","value":[{"@odata.type":"#Incident"}],` +
+			`"@odata.nextLink":"https://api-eu.security.microsoft.com/api/incidents?$skip=1"}`,
+		"/api/alerts": `{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2","value":[{"@odata.type":"#microsoft.graph.security.alert"},` +
+			`{"@odata.type":"#microsoft.graph.security.alert"}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/security/alerts_v2?$skiptoken=x"}`,
+	}
+	env := startHostile(t, proxy.Options{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answers[r.URL.Path])
+	}))
+	for path := range answers {
+		req, _ := http.NewRequest("GET", env.gw.URL+"/tenants/contoso"+path, nil)
+		resp, err := env.gw.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var page struct {
+			Context  string `json:"@odata.context"`
+			NextLink string `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, link := range []string{page.Context, page.NextLink} {
+			if !strings.HasPrefix(link, env.gw.URL+"/tenants/contoso/") {
+				t.Errorf("%s: link %s does not point at the gateway", path, link)
+			}
+		}
 	}
 }
