@@ -367,9 +367,10 @@ func isAPIPath(p string) bool {
 	return p == "/api" || strings.HasPrefix(p, "/api/")
 }
 
-// rewrite shapes the outbound request. ReverseProxy has already removed hop-by-hop headers,
-// any header the client listed in Connection, and inbound Forwarded/X-Forwarded-*, so what is
-// set here survives (with Director, "Connection: Authorization" stripped the injected token).
+// rewrite shapes the outbound request. Only the headers forwardedHeader names pass (caller.go);
+// ReverseProxy has already removed hop-by-hop headers and any the client listed in
+// Connection, so what is set here survives (with Director, "Connection: Authorization"
+// stripped the injected token).
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	c := pr.In.Context().Value(callKey{}).(*call)
 	pr.SetURL(c.ep.URL) // scheme, host, path joined; Host becomes the upstream's

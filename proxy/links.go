@@ -82,8 +82,9 @@ func newLinkRewriter(opts Options) *linkRewriter {
 	return l
 }
 
-// isMDEHost reports whether host (as it appears in a URL: host or host:port, any case) is an
-// MDE API host. It allocates nothing.
+// isMDEHost reports whether host (as it appears in a URL: host or host:port, any case) is a
+// Microsoft API host the gateway fronts (MDE, XDR, Graph; see builtinLinkHosts) or a
+// configured region. It allocates nothing.
 func (l *linkRewriter) isMDEHost(host []byte) bool {
 	var buf [maxLinkHost]byte
 	if len(host) == 0 || len(host) > len(buf) {
