@@ -487,3 +487,46 @@ func TestPagingLinksThroughGateway(t *testing.T) {
 		}
 	}
 }
+
+// The same limits over HTTP/2, where deadlines are per stream: a body that stops coming is
+// 408, and a refused request is answered while its body is still open (issue 14, finding 2).
+func TestBodyLimitsOverHTTP2(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	routes, err := routing.New(routing.Options{Regions: map[string]string{routing.Global: up.URL},
+		Tenants: []routing.TenantOptions{{Name: "contoso", ID: idContoso}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := up.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	gw := httptest.NewUnstartedServer(newHandler(t, proxy.Options{Routes: routes, Tokens: fixedTokens{},
+		Transport: proxy.NewTransport(pool, 0), BodyTimeout: 100 * time.Millisecond,
+		Clients: []proxy.Client{{Name: "rw", KeySHA256: keyHash("k"), Tenants: []string{"contoso"}, Allow: []string{"*"}}}}))
+	gw.EnableHTTP2 = true
+	gw.StartTLS()
+	defer gw.Close()
+	for _, tt := range []struct {
+		name, key string
+		status    int
+	}{{"no key", "", 401}, {"body never ends", "k", 408}} {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go func() { _, _ = pw.Write([]byte(`{"a":`)) }() // and nothing more
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", gw.URL+"/api/indicators", pr)
+		req.Header.Set("X-Tenant-ID", "contoso")
+		if tt.key != "" {
+			req.Header.Set("X-Api-Key", tt.key)
+		}
+		resp, err := gw.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != tt.status {
+			t.Errorf("%s: HTTP/%d %d, want HTTP/2 %d", tt.name, resp.ProtoMajor, resp.StatusCode, tt.status)
+		}
+	}
+}
