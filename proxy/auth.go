@@ -52,6 +52,7 @@ type client struct {
 	max        int64 // 0: no cap
 	inFlight   atomic.Int64
 	busy       *apiError // the 429, made once
+	forbidden  *apiError // the 403 for any tenant outside its list, made once
 	notAllowed string    // how 403 names the rule list
 
 	defaultTenant string // "" for none
@@ -107,6 +108,11 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 		case cc.MaxConcurrent > 0:
 			c.max = int64(cc.MaxConcurrent)
 		}
+		// One answer for every tenant outside the list, configured or not, alone or in
+		// conflict, naming none of them: otherwise the answer tells which customers exist
+		// (issue 14, finding 6).
+		c.forbidden = &apiError{http.StatusForbidden, "Forbidden",
+			fmt.Sprintf("client %s may not use the tenant this request names: it is not in the client's tenants list", quote(cc.Name))}
 		c.busy = &apiError{http.StatusTooManyRequests, "TooManyRequests",
 			fmt.Sprintf("client %s already has %d requests in flight; retry when one ends", quote(cc.Name), c.max)}
 		if cc.KeySHA256 != ([sha256.Size]byte{}) {
@@ -201,12 +207,11 @@ func (c *client) mayUse(tn *routing.Tenant, asked string) error {
 	if c.anyTenant {
 		return unknownTenant(asked)
 	}
-	if len(asked) > 64 {
-		asked = asked[:64] + "..."
-	}
-	return &apiError{http.StatusForbidden, "Forbidden",
-		fmt.Sprintf("client %s may not use tenant %s: it is not in the client's tenants list", quote(c.name), quote(asked))}
+	return c.forbidden
 }
+
+// restricted reports whether c may use only the tenants of its list.
+func (c *client) restricted() bool { return c != nil && !c.anyTenant }
 
 // acquire takes one of the caller's in-flight slots; release gives it back.
 func (c *client) acquire() bool {

@@ -25,6 +25,7 @@ var (
 	errUpstreamTimeout = &apiError{http.StatusGatewayTimeout, "UpstreamTimeout", "Defender for Endpoint did not answer in time"}
 	errUpstreamDown    = &apiError{http.StatusBadGateway, "UpstreamUnavailable", "Defender for Endpoint could not be reached"}
 	errThrottled       = &apiError{http.StatusTooManyRequests, "TooManyRequests", "this tenant's quota for this API is used up; retry after the time in Retry-After"}
+	errUpgrade         = &apiError{http.StatusBadGateway, "UpstreamProtocolError", "Defender for Endpoint answered with a protocol switch, which mdegate does not pass on"}
 	errUnauthorized    = &apiError{http.StatusUnauthorized, "Unauthorized", "present your mdegate key as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\""}
 	errNoResourceToken = &apiError{http.StatusBadGateway, "TokenUnavailable", "this gateway cannot obtain tokens for this API's resource"}
 	errBadPath         = &apiError{http.StatusBadRequest, "InvalidPath", "the path holds an encoded '/' or '\\', a '%' after decoding, a backslash or a control character"}
@@ -80,9 +81,12 @@ func describe(err error) *apiError {
 	var ne net.Error
 	var th *ThrottledError
 	var mbe *http.MaxBytesError
+	var be *bodyError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &be):
+		return be.apiError()
 	case errors.As(err, &th):
 		return errThrottled
 	case errors.As(err, &mbe):

@@ -9,7 +9,9 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -98,7 +100,36 @@ type Options struct {
 	// GraphURL is the Graph host /v1.0/security/... and /beta/security/... are forwarded to
 	// (routing.Cloud.Graph). Nil means Graph paths are not forwarded (404 NotFound).
 	GraphURL *url.URL
+	// BodyTimeout is the time a request body has to arrive whole, counted from the request's
+	// arrival (a total, not an idle time); a body still arriving then is answered 408 and its
+	// connection closed. Zero means DefaultBodyTimeout; negative means no limit.
+	BodyTimeout time.Duration
+	// WriteIdleTimeout aborts an answer whose caller has accepted no bytes for this long, and
+	// frees its upstream connection. The deadline moves with every write that succeeds, so a
+	// slow but moving export is never cut. Zero means DefaultWriteIdleTimeout; negative means
+	// none.
+	WriteIdleTimeout time.Duration
+	// AnonymousMaxConcurrent caps the requests in flight when Clients is empty (every caller
+	// is the one anonymous caller); more are answered 429. Zero means DefaultMaxConcurrent;
+	// negative means no cap.
+	AnonymousMaxConcurrent int
+	// TenantMaxConcurrent caps one tenant's requests in flight to Microsoft, so that the
+	// callers of one tenant cannot take every upstream connection of a region (see
+	// tenantShare); more wait for a slot. Zero means DefaultTenantMaxConcurrent; negative
+	// means no cap.
+	TenantMaxConcurrent int
 }
+
+// Limits on what a caller may hold (issue 14, findings 2 and 4).
+const (
+	// DefaultBodyTimeout is Options.BodyTimeout when zero: a 10 MiB body at 3 Mbit/s.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultWriteIdleTimeout is Options.WriteIdleTimeout when zero.
+	DefaultWriteIdleTimeout = 60 * time.Second
+	// DefaultTenantMaxConcurrent is Options.TenantMaxConcurrent when zero: a quarter of the
+	// connections the transport opens to one host.
+	DefaultTenantMaxConcurrent = maxConnsPerHost / 4
+)
 
 // DefaultMaxBody is the request body cap when Options.MaxBody is zero: MDE's largest documented
 // bodies are indicator batches, well under it.
@@ -128,6 +159,11 @@ type Handler struct {
 	hostSuffix    string
 	defaultTenant string
 	links         *linkRewriter // nil when KeepLinks
+
+	bodyTimeout time.Duration // 0: none
+	writeIdle   time.Duration // 0: none
+	anon        *client       // the anonymous caller's in-flight cap; nil: none or not anonymous
+	shares      *tenantShare  // nil: no per-tenant cap
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -174,6 +210,12 @@ func New(opts Options) (*Handler, error) {
 		// health (nothing to fail over to).
 		h.graph = []*routing.Endpoint{{Region: "graph", URL: opts.GraphURL}}
 	}
+	h.bodyTimeout = orDefault(opts.BodyTimeout, DefaultBodyTimeout)
+	h.writeIdle = orDefault(opts.WriteIdleTimeout, DefaultWriteIdleTimeout)
+	if a == nil {
+		h.anon = newAnonymous(opts.AnonymousMaxConcurrent)
+	}
+	h.shares = newTenantShare(opts.TenantMaxConcurrent, opts.Routes)
 	if !opts.KeepLinks {
 		h.links = newLinkRewriter(opts)
 	}
@@ -225,19 +267,20 @@ type call struct {
 	failoverFrom string // region of the first attempt, when another one answered
 	throttleWait time.Duration
 	replayed401  bool
-	client       string        // the caller's name; "" when anonymous or not identified
-	path         string        // the cleaned path forwarded; "" until decided
-	in           *http.Request // the request as the caller sent it
-	linkPrefix   string        // "/tenants/{name}" when the caller used the path prefix
-	reached      bool          // MDE answered
-	failed       bool          // the round trip to MDE failed
+	client       string                    // the caller's name; "" when anonymous or not identified
+	path         string                    // the cleaned path forwarded; "" until decided
+	in           *http.Request             // the request as the caller sent it
+	linkPrefix   string                    // "/tenants/{name}" when the caller used the path prefix
+	bodyErr      atomic.Pointer[bodyError] // the caller's body failed (written by the transport's writer)
+	reached      bool                      // MDE answered
+	failed       bool                      // the round trip to MDE failed
 }
 
 type callKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{Context: r.Context(), recorder: recorder{ResponseWriter: w}, in: r}
+	c := &call{Context: r.Context(), recorder: recorder{ResponseWriter: w, idle: h.writeIdle}, in: r}
 	c.id = requestID(r.Header["X-Request-Id"], &c.idBuf)
 	c.idHdr[0] = c.id
 	w.Header()["X-Request-Id"] = c.idHdr[:]
@@ -248,6 +291,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p := recover()
 		if p != nil && c.code == "" {
 			c.code = "UpstreamAborted" // ReverseProxy aborts a response whose body copy failed mid-stream
+			if c.stalled {
+				c.code = "CallerNotReading" // the write idle timeout cut it
+			}
 		}
 		total := time.Since(start)
 		h.logCall(c, r, total)
@@ -262,47 +308,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.auth != nil {
 		var err error
 		if cl, err = h.auth.identify(r); err != nil {
-			h.fail(c, err)
+			h.refuse(c, r, err)
 			return
 		}
 		c.client = cl.name
+	}
+	if err := checkFraming(r); err != nil {
+		h.refuse(c, r, err)
+		return
 	}
 	// What it asks for: decided once, on the cleaned path, which is also what is forwarded,
 	// so the policy and MDE never see different paths. The tenant prefix is split off the
 	// cleaned path too: /tenants/a/../b/api/x names b.
 	fwd, lower, ok := cleanPath(r.URL)
 	if !ok {
-		h.fail(c, errBadPath)
+		h.refuse(c, r, errBadPath)
 		return
 	}
 	pathName, fwd, prefixed := splitTenantPath(fwd)
 	_, lower, _ = splitTenantPath(lower)
 	c.path = fwd
 	if !isAPIPath(lower) && (h.graph == nil || !isGraphSecurityPath(lower)) {
-		h.fail(c, errNotAPI)
+		h.refuse(c, r, errNotAPI)
 		return
 	}
 	c.api = h.apis.classify(r.Method, fwd)
 	if cl != nil {
 		if err := cl.mayCall(r.Method, lower); err != nil {
-			h.fail(c, err)
+			h.refuse(c, r, err)
 			return
 		}
 	}
 	if h.maxBody > 0 && r.ContentLength > h.maxBody {
-		h.fail(c, h.tooLarge)
+		h.refuse(c, r, h.tooLarge)
 		return
 	}
 	// For which tenant.
 	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed)
 	if cl != nil && asked != "" {
 		if err := cl.mayUse(tn, asked); err != nil {
-			h.fail(c, err)
+			h.refuse(c, r, err)
 			return
 		}
 	}
 	if err != nil {
-		h.fail(c, err)
+		h.refuse(c, r, err)
 		return
 	}
 	c.tenant = tn
@@ -311,9 +361,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.cands = h.graph
 	}
 	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
+	if cl == nil {
+		cl = h.anon
+	}
 	if cl != nil {
 		if !cl.acquire() {
-			h.fail(c, cl.busy)
+			h.refuse(c, r, cl.busy)
 			return
 		}
 		defer cl.release()
@@ -325,7 +378,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.status = 499
 			return
 		}
-		h.fail(c, err)
+		h.refuse(c, r, err)
 		return
 	}
 	c.token = tok
@@ -335,8 +388,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.Path, u.RawPath = fwd, ""
 		out.URL = &u
 	}
-	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
-		out.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	if announcesBody(r) {
+		out.Body = h.callerBody(c, w, r, start)
+	}
+	if h.shares != nil {
+		slot, err := h.shares.acquire(c, tn.ID)
+		if err != nil {
+			c.code, c.status = "ClientClosedRequest", 499 // the caller left while it waited
+			return
+		}
+		defer release(slot)
 	}
 	h.rp.ServeHTTP(&c.recorder, out)
 }
@@ -356,17 +417,19 @@ func isAPIPath(p string) bool {
 	return p == "/api" || strings.HasPrefix(p, "/api/")
 }
 
-// rewrite shapes the outbound request. ReverseProxy has already removed hop-by-hop headers,
-// any header the client listed in Connection, and inbound Forwarded/X-Forwarded-*, so what is
-// set here survives (with Director, "Connection: Authorization" stripped the injected token).
+// rewrite shapes the outbound request. Only the headers forwardedHeader names pass (caller.go);
+// ReverseProxy has already removed hop-by-hop headers and any the client listed in
+// Connection, so what is set here survives (with Director, "Connection: Authorization"
+// stripped the injected token).
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	c := pr.In.Context().Value(callKey{}).(*call)
 	pr.SetURL(c.ep.URL) // scheme, host, path joined; Host becomes the upstream's
 	hdr := pr.Out.Header
-	delete(hdr, "Cookie")
-	delete(hdr, "Proxy-Authorization")
-	delete(hdr, "X-Api-Key")
-	delete(hdr, h.tenantHeader)
+	for k := range hdr {
+		if !forwardedHeader(k) {
+			delete(hdr, k) // Upgrade and Connection too, which ReverseProxy put back
+		}
+	}
 	hdr["Authorization"] = c.token.Header()
 	if h.links != nil {
 		limitEncoding(hdr)
@@ -388,9 +451,18 @@ func (h *Handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	if !c.sent.IsZero() {
 		c.upstream = time.Since(c.sent)
 	}
-	if errors.Is(r.Context().Err(), context.Canceled) {
+	// The caller's body failed: the caller's fault, answered and logged as such, never the
+	// upstream's (issue 14, finding 3). A body timeout also cancels the request's context
+	// (net/http does so on any read error), but the caller is still there to get its 408.
+	be := c.bodyErr.Load()
+	if errors.Is(r.Context().Err(), context.Canceled) && (be == nil || !errors.Is(be.err, os.ErrDeadlineExceeded)) {
 		c.code = "ClientClosedRequest" // the caller left: nobody to answer
 		c.status = 499
+		return
+	}
+	if be != nil {
+		h.log.Info().Str("request_id", c.id).Str("error", describe(be).Code).Err(be.err).Msg("caller body failed")
+		h.refuse(c, r, be)
 		return
 	}
 	// A quota refusal or a body over the cap is not the upstream's failure.
@@ -451,7 +523,7 @@ func (h *Handler) observe(c *call, r *http.Request, total time.Duration) {
 	if c.api != nil {
 		o.Family, o.API = c.api.family, c.api
 	}
-	if c.ep != nil {
+	if c.ep != nil && c.bodyErr.Load() == nil { // a caller's broken body is no region's doing
 		o.Region = c.ep.Region
 	}
 	h.metrics.Done(o)

@@ -10,15 +10,16 @@ import (
 	"sync"
 )
 
-// Links in answers. MDE's JSON answers carry absolute URLs in "@odata.nextLink" and
-// "@odata.context", and some answers a Location header; a tool that follows them would leave
-// the gateway and call Microsoft without a token (and for the wrong tenant, had it one). The
-// gateway rewrites the scheme and host of those that point at an MDE API host to its own
+// Links in answers. MDE's, XDR's and Graph's JSON answers carry absolute URLs in
+// "@odata.nextLink" and "@odata.context" (Graph also "@odata.deltaLink"), and some answers a
+// Location header; a tool that follows them would leave the gateway and call Microsoft without
+// a token (and for the wrong tenant, had it one), or with its gateway key. The gateway
+// rewrites the scheme and host of those that point at a Microsoft API host to its own
 // external base URL (baseurl.go), with /tenants/{name} when the caller used the prefix, so
 // the next page comes back through the gateway for the same tenant.
 //
-// Only JSON answers are touched, only those two keys, and only URLs on an MDE host: SAS links
-// on *.blob.core.windows.net and every other host pass byte for byte. The body goes through a
+// Only JSON answers are touched, only those keys, and only URLs on a Microsoft API host: SAS
+// links on *.blob.core.windows.net and every other host pass byte for byte. The body goes through a
 // small state machine with a bounded look-behind (a key and its URL may be split across
 // reads); nothing is buffered beyond one read, except a small answer, which is read whole into
 // one pooled buffer before the caller gets any of it (smallanswer.go).
@@ -29,15 +30,27 @@ import (
 // per concurrent answer and runs at a fifth of the speed of the rest (BenchmarkLinksLarge):
 // 1,000 callers at once would hold over a gigabyte of encoders.
 
-// builtinLinkHosts are Microsoft's MDE API hosts in every cloud, matched on host name with no
-// port or :443. Configured regions are added to them.
+// builtinLinkHosts are Microsoft's API hosts the gateway fronts, in every cloud: MDE, Defender
+// XDR and Graph (issue 17, item 4). They are matched on host name with no port or :443.
+// Configured regions are added to them. Blob storage (SAS links of exports) matches none of
+// them, by design.
 var (
-	builtinLinkHosts    = []string{"api.security.microsoft.com"}
+	builtinLinkHosts = []string{
+		"api.security.microsoft.com",    // MDE and XDR, global
+		"api-us.security.microsoft.com", // XDR and MDE geographies
+		"api-eu.security.microsoft.com",
+		"api-uk.security.microsoft.com",
+		"graph.microsoft.com",    // Graph security (/v1.0/security, /beta/security)
+		"graph.microsoft.us",     // Graph, GCC High
+		"dod-graph.microsoft.us", // Graph, DoD
+	}
 	builtinLinkSuffixes = []string{
 		".api.security.microsoft.com",   // regional: eu.api.security.microsoft.com
 		".securitycenter.microsoft.com", // legacy and backend: api.securitycenter..., api-us3.securitycenter...
 		".securitycenter.windows.com",   // legacy: wdatp-alertexporter-eu.securitycenter.windows.com
 		".securitycenter.microsoft.us",  // GCC, GCC High, DoD
+		".security.microsoft.us",        // XDR in GCC, GCC High, DoD: api-gcc.security.microsoft.us
+		".securitycenter.windows.us",    // legacy US government hosts
 	}
 )
 
@@ -72,8 +85,9 @@ func newLinkRewriter(opts Options) *linkRewriter {
 	return l
 }
 
-// isMDEHost reports whether host (as it appears in a URL: host or host:port, any case) is an
-// MDE API host. It allocates nothing.
+// isMDEHost reports whether host (as it appears in a URL: host or host:port, any case) is a
+// Microsoft API host the gateway fronts (MDE, XDR, Graph; see builtinLinkHosts) or a
+// configured region. It allocates nothing.
 func (l *linkRewriter) isMDEHost(host []byte) bool {
 	var buf [maxLinkHost]byte
 	if len(host) == 0 || len(host) > len(buf) {
@@ -238,6 +252,7 @@ var (
 	odataMarker = []byte(`"@odata.`)
 	keyNextLink = []byte(`nextLink"`)
 	keyContext  = []byte(`context"`)
+	keyDelta    = []byte(`deltaLink"`)
 )
 
 type verdict uint8
@@ -377,14 +392,13 @@ func (r *linkReader) scan(data []byte, eof bool) (used int, rewrote bool) {
 		// Search from the '@', which is rare in JSON, not from the quote, which is not; a
 		// quote that ended the previous read was held back by partialMarker, so a marker's
 		// quote is always in data.
+		//
+		// Every position below is absolute in data. Issue 14 (5): this once counted the '@'
+		// relative to pos, so a marker that was no link (@odata.count, @odata.type, a context
+		// on a foreign host, an escaped \"@odata.) left pos on its '@', the next search found
+		// it at 0, and the scan of the whole read stopped there: a nextLink after it went out
+		// pointing at Microsoft.
 		j := bytes.Index(data[pos:], odataMarker[1:])
-		if j >= 0 && (pos+j == 0 || data[pos+j-1] != '"') {
-			pos += j + 1
-			continue
-		}
-		if j >= 0 {
-			j--
-		}
 		if j < 0 {
 			end := len(data)
 			if !eof {
@@ -393,9 +407,14 @@ func (r *linkReader) scan(data []byte, eof bool) (used int, rewrote bool) {
 			emit(end)
 			return end, rewrote
 		}
-		k := pos + j
+		at := pos + j // the '@'
+		if at == 0 || data[at-1] != '"' {
+			pos = at + 1
+			continue
+		}
+		k := at - 1 // the key's opening quote
 		if r.escaped(data, k) {
-			pos = k + 1 // a \" inside a string, not the start of a key
+			pos = k + len(odataMarker) // a \" inside a string, not the start of a key
 			continue
 		}
 		v, from, to := r.l.candidate(data, k, eof)
@@ -404,7 +423,7 @@ func (r *linkReader) scan(data []byte, eof bool) (used int, rewrote bool) {
 			emit(k)
 			return k, rewrote
 		case noMatch:
-			pos = k + 1
+			pos = k + len(odataMarker)
 		case matched:
 			if !rewrote {
 				if r.out == nil {
@@ -477,6 +496,8 @@ func (l *linkRewriter) candidate(data []byte, k int, eof bool) (v verdict, from,
 		key = keyNextLink
 	case 'c':
 		key = keyContext
+	case 'd':
+		key = keyDelta // Graph's delta queries page the same way
 	default:
 		return noMatch, 0, 0
 	}

@@ -20,6 +20,11 @@ func (fixedTokens) Token(context.Context, string) (tokens.Token, error) {
 	return tokens.Token{Bearer: "Bearer test"}, nil
 }
 
+// TokenFor serves every surface (MDE, XDR, Graph) the same token.
+func (fixedTokens) TokenFor(context.Context, string, string) (tokens.Token, error) {
+	return tokens.Token{Bearer: "Bearer test"}, nil
+}
+
 // newHandler is proxy.New for options that must be valid.
 func newHandler(tb testing.TB, opts proxy.Options) *proxy.Handler {
 	tb.Helper()

@@ -57,6 +57,9 @@ func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	replayable := c.api.replayable(req.Method)
 	kept := keepBody(req)
+	if be := c.bodyErr.Load(); be != nil {
+		return nil, be // the caller's body broke before anything was sent
+	}
 
 	// An API with a shorter header timeout than the transport's gets its own timer, stopped
 	// as soon as the headers arrive: a streaming answer is never cut.
@@ -90,6 +93,9 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 		c.attempts++
 		resp, err := rt.next.RoundTrip(req)
 		if err != nil {
+			if be := c.bodyErr.Load(); be != nil {
+				return nil, be // the caller's fault: no region's failure, no failover
+			}
 			if ctx.Err() != nil || isTimeout(err) && !neverConnected(err) {
 				return nil, err // the caller left, or MDE is slow: another endpoint would not help
 			}
@@ -104,6 +110,12 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 		}
 		healthy := true
 		switch resp.StatusCode {
+		case http.StatusSwitchingProtocols:
+			// The gateway never forwards Upgrade, so a 101 is the upstream's fault; passing it
+			// on would give the caller a raw pipe past policy, quota and logging (issue 14,
+			// finding 7).
+			resp.Body.Close()
+			return nil, errUpgrade
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			h.routes.ReportFailure(c.ep)
 			if kept && replayable {

@@ -14,6 +14,9 @@ import (
 //  3. the host name, {alias-or-id}{HostSuffix} (for tools that take only a host),
 //  4. the caller's default (clients[].default_tenant), then Options.DefaultTenant.
 //
+// A caller restricted to a list of tenants gets one 403, naming no tenant, for any name
+// outside its list, whether it is configured or not (issue 14, finding 6).
+//
 // The first three are explicit: when two of them name different tenants the request is
 // refused with 400 TenantConflict, never settled by a silent pick. Naming the same tenant by
 // alias in one place and by ID in another is no conflict. A default only applies when nothing
@@ -87,6 +90,9 @@ func (h *Handler) selectTenant(r *http.Request, c *call, cl *client, pathName st
 			return nil, "", h.missing
 		}
 		tn, err := h.routes.Resolve(name)
+		if cl.restricted() && (err != nil || !cl.tenants[tn.ID]) {
+			return nil, "", cl.forbidden // names no tenant, the default included
+		}
 		if err != nil {
 			return nil, name, unknownTenant(name)
 		}
@@ -95,6 +101,11 @@ func (h *Handler) selectTenant(r *http.Request, c *call, cl *client, pathName st
 	var chosen *routing.Tenant
 	for i := range n {
 		tn, err := h.routes.Resolve(claims[i].name)
+		if cl.restricted() && (err != nil || !cl.tenants[tn.ID]) {
+			// Judged before any conflict, so that a conflict is only ever between tenants
+			// the caller may use and the answer is the same whether the other exists or not.
+			return nil, "", cl.forbidden
+		}
 		if err != nil {
 			return nil, claims[i].name, unknownTenant(claims[i].name)
 		}

@@ -106,12 +106,13 @@ type resource struct {
 type entry struct {
 	tok atomic.Pointer[held] // current token; nil before the first success
 
-	mu         sync.Mutex // guards the fields below
-	refreshing bool       // a background refresh is running
-	failures   int        // consecutive failed fetches
-	retryAt    time.Time  // no new fetch before this after a failure
-	lastErr    *Error     // the last failure, answered while retryAt is ahead and no token is valid
-	fetched    time.Time  // last successful fetch
+	mu          sync.Mutex // guards the fields below
+	refreshing  bool       // a background refresh is running
+	failures    int        // consecutive failed fetches
+	retryAt     time.Time  // no new fetch before this after a failure
+	lastErr     *Error     // the last failure, answered while retryAt is ahead and no token is valid
+	fetched     time.Time  // last successful fetch
+	invalidated time.Time  // last token dropped by Invalidate
 }
 
 type held struct {
@@ -253,7 +254,10 @@ func (s *Source) token(ctx context.Context, r *resource, tenantID string) (Token
 // Invalidate drops the tenant's token if it is still the one given (the upstream refused it),
 // whichever resource it is for, so the next Token or TokenFor call fetches a fresh one. A
 // token already replaced is left alone, so many callers reporting the same bad token cause
-// one fetch.
+// one fetch. A tenant's token is dropped at most once per MinInvalidateInterval: an upstream
+// that refuses every token (a revoked consent, a missing role) would otherwise turn each call
+// into a token request and get the tenant throttled by Entra (issue 14, finding 10); within
+// the interval the 401s pass on.
 func (s *Source) Invalidate(tenantID string, bad Token) {
 	s.resources.Range(func(_, v any) bool {
 		ev, ok := v.(*resource).entries.Load(tenantID)
@@ -261,13 +265,26 @@ func (s *Source) Invalidate(tenantID string, bad Token) {
 			return true
 		}
 		e := ev.(*entry)
-		if h := e.tok.Load(); h != nil && h.Bearer == bad.Bearer {
-			e.tok.CompareAndSwap(h, nil)
+		h := e.tok.Load()
+		if h == nil || h.Bearer != bad.Bearer {
+			return true
+		}
+		now := s.now()
+		e.mu.Lock()
+		if !e.invalidated.IsZero() && now.Sub(e.invalidated) < MinInvalidateInterval {
+			e.mu.Unlock()
 			return false
 		}
-		return true
+		e.invalidated = now
+		e.mu.Unlock()
+		e.tok.CompareAndSwap(h, nil)
+		return false
 	})
 }
+
+// MinInvalidateInterval is the least time between two forced token fetches of one tenant
+// (see Invalidate).
+const MinInvalidateInterval = 30 * time.Second
 
 // Close stops background refreshes and waits for them. Token calls after Close fail.
 func (s *Source) Close() {

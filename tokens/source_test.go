@@ -238,3 +238,42 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Regression test for issue 14, finding 10: an upstream answering 401 to every call made
+// each call drop the token and fetch a new one. A tenant's token is dropped at most once
+// per MinInvalidateInterval, and only while it is still the one refused.
+func TestInvalidateAtMostOncePerInterval(t *testing.T) {
+	emu := start(t, emulator.App{ClientID: clientID, Secret: "s3cret"})
+	clk := &clock{t: time.Now()}
+	src := newSource(t, emu, tokens.Options{Secret: "s3cret", Now: clk.now})
+	ctx := context.Background()
+	tok := func() tokens.Token {
+		t.Helper()
+		tk, err := src.Token(ctx, tenantA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	first := tok()
+	src.Invalidate(tenantA, first)
+	second := tok()
+	if second.Bearer == first.Bearer || emu.TokenRequests(tenantA) != 2 {
+		t.Fatalf("the first refusal fetched no new token (%d requests)", emu.TokenRequests(tenantA))
+	}
+	src.Invalidate(tenantA, first) // a stale report: already replaced
+	for range 10 {
+		src.Invalidate(tenantA, second)
+		if tok().Bearer != second.Bearer {
+			t.Fatal("a second token was dropped within the interval")
+		}
+	}
+	if n := emu.TokenRequests(tenantA); n != 2 {
+		t.Fatalf("%d token requests, want 2", n)
+	}
+	clk.add(tokens.MinInvalidateInterval)
+	src.Invalidate(tenantA, second)
+	if tok().Bearer == second.Bearer || emu.TokenRequests(tenantA) != 3 {
+		t.Fatalf("after the interval the refused token was kept (%d requests)", emu.TokenRequests(tenantA))
+	}
+}

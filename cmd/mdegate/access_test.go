@@ -95,8 +95,8 @@ func TestCallers(t *testing.T) {
 		{"bearer scheme any case", "GET", "/api/alerts", "contoso", []string{"Authorization", "bEaReR " + c.reader}, "", 200, "", nil, nil},
 		{"x-api-key", "GET", "/api/machines", "contoso", []string{"X-Api-Key", c.reader}, "", 200, "", nil, nil},
 		{"head is read-only (MDE answers 405)", "HEAD", "/api/alerts", "contoso", []string{"X-Api-Key", c.reader}, "", 405, "", nil, nil},
-		{"reader: other tenant", "GET", "/api/alerts", "fabrikam", []string{"X-Api-Key", c.reader}, "", 403, "Forbidden", []string{`"reader"`, `"fabrikam"`, "tenants"}, []string{"contoso", demoContoso}},
-		{"reader: unknown tenant looks the same", "GET", "/api/alerts", "tailspin", []string{"X-Api-Key", c.reader}, "", 403, "Forbidden", []string{`"reader"`, `"tailspin"`}, []string{"contoso"}},
+		{"reader: other tenant", "GET", "/api/alerts", "fabrikam", []string{"X-Api-Key", c.reader}, "", 403, "Forbidden", []string{`"reader"`, "tenants"}, []string{"contoso", demoContoso, "fabrikam"}}, // issue 14 (6): names no tenant
+		{"reader: unknown tenant looks the same", "GET", "/api/alerts", "tailspin", []string{"X-Api-Key", c.reader}, "", 403, "Forbidden", []string{`"reader"`, "tenants"}, []string{"contoso", "tailspin"}},
 		{"reader: tenant by GUID", "GET", "/api/alerts", demoContoso, []string{"X-Api-Key", c.reader}, "", 200, "", nil, nil},
 		{"reader: isolate", "POST", "/api/machines/contoso-m01/isolate", "contoso", []string{"X-Api-Key", c.reader}, isolate, 403, "Forbidden", []string{`"reader"`, "POST", "read-only"}, nil},
 		{"exporter: alerts", "GET", "/api/alerts/x/domains", "fabrikam", []string{"X-Api-Key", c.exporter}, "", 404, "NotFound", nil, nil},
