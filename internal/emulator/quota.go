@@ -101,6 +101,7 @@ func (e *Emulator) admit(t *tenant, app, family string, rt *route) (retry time.D
 		st = &limitWindows{}
 		e.limitState[k] = st
 	}
+	// When both windows are full, quote the one that ends last (the hour on a tie).
 	for _, w := range []struct {
 		win *quotaWindow
 		n   int
@@ -112,10 +113,13 @@ func (e *Emulator) admit(t *tenant, app, family string, rt *route) (retry time.D
 		if w.win.start.IsZero() || !now.Before(w.win.start.Add(w.d)) {
 			*w.win = quotaWindow{start: now}
 		}
-		if w.win.count >= w.n {
-			e.throttled++
-			return w.win.start.Add(w.d).Sub(now), w.n, w.d, true
+		if r := w.win.start.Add(w.d).Sub(now); w.win.count >= w.n && r >= retry {
+			retry, limit, window, limited = r, w.n, w.d, true
 		}
+	}
+	if limited {
+		e.throttled++
+		return retry, limit, window, true
 	}
 	st.minute.count++
 	st.hour.count++
