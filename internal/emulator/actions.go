@@ -47,7 +47,7 @@ func (a *action) status(now time.Time, step time.Duration) string {
 	return "Succeeded"
 }
 
-// view returns the action as the API shows it at now. e.mu must be held.
+// viewLocked returns the action as the API shows it now. e.mu must be held.
 func (e *Emulator) viewLocked(a *action) any {
 	ma := a.ma
 	ma.Status = a.status(e.now(), e.actionStep)

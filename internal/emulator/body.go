@@ -6,12 +6,12 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 )
 
 // Request bodies are read as MDE reads them: property names are case-sensitive, so
-// {"comment":".."} where MDE wants "Comment" is a 400, and so is an unknown property.
+// {"comment":".."} where MDE wants "Comment" is a 400. Properties the API does not know at all
+// are ignored (nothing documents MDE refusing them, and tools pad bodies).
 
 // decodeBody decodes the request body into dst, a pointer to a struct whose json tags name
 // the accepted properties exactly; required names must be present. On a problem it answers
@@ -25,11 +25,16 @@ func decodeBody(c *call, dst any, required ...string) bool {
 	}
 	known := jsonNames(dst)
 	for k := range props {
-		if !known[k] {
-			c.fail(http.StatusBadRequest, "InvalidRequestBody", fmt.Sprintf(
-				"Request body is incorrect: unknown property '%s' (property names are case-sensitive; accepted: %s).",
-				safeText(k), strings.Join(sortedNames(known), ", ")))
-			return false
+		if known[k] {
+			continue
+		}
+		for name := range known {
+			if strings.EqualFold(name, k) {
+				c.fail(http.StatusBadRequest, "InvalidRequestBody", fmt.Sprintf(
+					"Request body is incorrect: property '%s' is written '%s' (property names are case-sensitive).",
+					safeText(k), name))
+				return false
+			}
 		}
 	}
 	for _, r := range required {
@@ -56,14 +61,5 @@ func jsonNames(dst any) map[string]bool {
 		}
 		out[name] = true
 	}
-	return out
-}
-
-func sortedNames(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

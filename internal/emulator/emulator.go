@@ -1,18 +1,28 @@
-// Package emulator runs a local stand-in for Microsoft Entra ID (the token authority) and for
-// the Microsoft Defender for Endpoint (MDE) REST API, close enough to the real services that
-// MSAL Go and the gateway cannot tell the difference. Tests of the whole project and
-// `mdegate demo` use it instead of the network.
+// Package emulator runs a local stand-in for Microsoft Entra ID (the token authority), the
+// Microsoft Defender for Endpoint (MDE) REST API, the Defender XDR APIs on the same hosts, and
+// the Microsoft Graph security API, close enough to the real services that MSAL Go and the
+// gateway cannot tell the difference. Tests of the whole project and `mdegate demo` use it
+// instead of the network.
+//
+// One table (routes.go) lists every API served: method and path, surface (MDE, XDR, Graph)
+// and so the token audience it accepts, roles, and Microsoft's documented per-API limits.
+// Tokens are issued per resource (ResourceMDE or ResourceMDEAlt, ResourceXDR,
+// ResourceGraph); a valid token for another resource gets 403 from MDE and XDR (401 from
+// Graph), as the real services answer. Collections evaluate OData $filter, $top, $skip and
+// $select or refuse them with 400; request bodies are read case-sensitively; machine actions
+// progress by the injected clock (see Clock).
 //
 // An Emulator owns: one HTTPS listener for Entra (discovery documents, the token endpoint,
-// signing keys), one HTTPS listener per MDE region, the self-signed CA that both present, the
-// RSA key that signs access tokens, per-tenant data (machines, alerts, indicators), and knobs
-// that inject faults while it serves: latency, region outages, regions answering an error
-// status, paused streams, refused consent, token failures, revocation, quotas and one-shot
-// throttling. It listens on loopback only and keeps
-// a record of every API request so tests can assert on what the upstream actually received.
+// signing keys), one HTTPS listener per MDE region, one for Graph, the self-signed CA that
+// they present, the RSA key that signs access tokens, per-tenant data (machines, alerts,
+// indicators, actions), and knobs that inject faults while it serves: latency, region
+// outages, regions answering an error status, paused streams, refused consent, token
+// failures, revocation, quotas and one-shot throttling. It listens on loopback only and keeps
+// a record of every API request (with the token's audience and the API it reached) so tests
+// can assert on what the upstream actually received.
 //
-// Start it, point MSAL at LoginURL()+"/"+tenantID and the gateway at RegionURL(name), trust
-// CAPEM(), and Close it when done.
+// Start it, point MSAL at LoginURL()+"/"+tenantID, the gateway at RegionURL(name) and its
+// Graph host at GraphURL(), trust CAPEM(), and Close it when done.
 package emulator
 
 import (
@@ -127,8 +137,8 @@ type Options struct {
 	// TokenLifetime is the expires_in of issued tokens; the JWT's exp is iat + lifetime +
 	// 300 s, as real Entra does. Zero means 3599 s. Change it later with SetTokenLifetime.
 	TokenLifetime time.Duration
-	// PageSize is the number of machines per page of GET /api/machines without $top. Zero
-	// means 3.
+	// PageSize is the number of items per page of the paged collections (machines, alerts,
+	// incidents, TVM lists, Graph) without $top. Zero means 3.
 	PageSize int
 	// Audience is the aud the MDE side accepts in tokens. Empty means
 	// "https://api.securitycenter.microsoft.com".

@@ -424,8 +424,9 @@ func TestBodiesAreCaseSensitive(t *testing.T) {
 		status int
 	}{
 		{"/api/machines/contoso-m01/isolate", `{"comment":"x","isolationType":"Full"}`, 400},
+		{"/api/machines/contoso-m01/isolate", `{"Comment":"x","isolationType":"Selective"}`, 400},
 		{"/api/machines/contoso-m01/isolate", `{"Comment":"x","IsolationType":"Full"}`, 201},
-		{"/api/machines/contoso-m01/isolate", `{"Comment":"x","Extra":1}`, 400},
+		{"/api/machines/contoso-m01/isolate", `{"Comment":"x","Extra":1}`, 201}, // unknown: ignored
 		{"/api/advancedqueries/run", `{"query":"DeviceInfo"}`, 400},
 		{"/api/advancedqueries/run", `{"Query":"DeviceInfo"}`, 200},
 		{"/api/indicators", `{"IndicatorValue":"a.example","IndicatorType":"DomainName"}`, 400},
