@@ -190,6 +190,7 @@ type Emulator struct {
 	audience         string
 	pageSize         int
 	actionStep       time.Duration
+	exportPage       int // default page of the TVM JSON exports: 50,000 (tests lower it)
 	inventoryRecords int
 
 	caPEM   []byte
@@ -263,6 +264,7 @@ func Start(opts Options) (*Emulator, error) {
 		audience:         opts.Audience,
 		pageSize:         opts.PageSize,
 		actionStep:       opts.ActionStep,
+		exportPage:       50_000,
 		inventoryRecords: opts.InventoryRecords,
 		tokenLifetime:    opts.TokenLifetime,
 		apps:             make(map[string]*App),

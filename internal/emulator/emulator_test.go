@@ -956,6 +956,16 @@ func TestInventoryStreams(t *testing.T) {
 	if p := read(e.RegionURL("global") + "/api/machines/SoftwareInventoryByMachine"); len(p.Value) != 2500 || p.NextLink != "" { // default page 50,000
 		t.Errorf("default page: %d records, nextLink %q", len(p.Value), p.NextLink)
 	}
+	// Without pageSize the nextLink carries none either, as MDE's does (issue 17).
+	eShort := start(t, func(o *Options) { o.InventoryRecords = 30 })
+	eShort.exportPage = 20 // before its first request: 50,000 records would be 25 MB
+	tokShort := token(t, eShort, contosoID)
+	a := do(t, eShort, http.MethodGet, eShort.RegionURL("global")+"/api/machines/SoftwareVulnerabilitiesByMachine", tokShort, nil)
+	var p2 page
+	if err := json.Unmarshal(a.body, &p2); err != nil || len(p2.Value) != 20 ||
+		!strings.HasPrefix(p2.NextLink, eShort.RegionURL("global")+"/api/machines/SoftwareVulnerabilitiesByMachine?$skiptoken=") {
+		t.Errorf("default page without pageSize: %d records, nextLink %q (%v)", len(p2.Value), p2.NextLink, err)
+	}
 	p := read(e.RegionURL("global") + "/api/machines/SoftwareInventoryByMachine?pageSize=1000")
 	if len(p.Value) != 1000 || !strings.HasPrefix(p.NextLink, e.RegionURL("global")+"/api/machines/SoftwareInventoryByMachine?pageSize=1000&$skiptoken=") {
 		t.Fatalf("page: %d records, nextLink %q", len(p.Value), p.NextLink)

@@ -671,7 +671,7 @@ func (e *Emulator) runQuery(c *call) {
 // SoftwareVulnerabilitiesByMachine serves the same records.
 func (e *Emulator) streamInventory(c *call) {
 	q := c.r.URL.Query()
-	size, given := 50_000, false
+	size, given := e.exportPage, false
 	if v := queryGet(q, "pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
