@@ -252,6 +252,9 @@ func TestOData(t *testing.T) {
 	if a := get(t, e, "/api/incidents", xdr); a.json(t)["@odata.nextLink"] == nil {
 		t.Errorf("incidents without $top give no nextLink: %s", a.body)
 	}
+	if a := get(t, e, "/api/incidents?$top=101", xdr); a.status != 400 {
+		t.Errorf("incidents $top=101 = %d, want 400 (page size is at most 100)", a.status)
+	}
 
 	// $select keeps only what was asked, in that order.
 	if a := get(t, e, "/api/machines?$top=1&$select=id,computerDnsName", tok); !strings.Contains(string(a.body), `"value":[{"id":"contoso-m01","computerDnsName":"contoso-pc01.contoso.example"}]`) {

@@ -112,7 +112,7 @@ func (e *Emulator) incidentsOf(c *call, keep func(i int) bool) listing {
 	inc := func(j int) xdrIncident { return c.t.incident(idx[j], alerts.item(idx[j]).(alert)) }
 	if !c.graph {
 		return listing{context: "/api/$metadata#Incidents", path: "/api/incidents", n: len(idx),
-			item: func(j int) any { return inc(j) }, fields: incidentFields, pageSize: e.pageSize}
+			item: func(j int) any { return inc(j) }, fields: incidentFields, pageSize: e.pageSize, maxTop: 100}
 	}
 	return listing{context: "/v1.0/$metadata#security/incidents", path: c.prefix + "/incidents", n: len(idx),
 		item: func(j int) any {

@@ -36,6 +36,7 @@ type listing struct {
 	pageSize  int                  // items per page without $top; 0 = all
 	odataType string               // Graph: the @odata.type of each item
 	expand    string               // the one $expand value accepted ("evidence" on alerts); "" = none
+	maxTop    int                  // largest $top accepted; 0 = MDE's 10,000
 }
 
 // cond is one comparison of a $filter.
@@ -69,6 +70,10 @@ func (e *Emulator) serveList(c *call, l listing) {
 	}
 	top, skip, ok := window(c)
 	if !ok {
+		return
+	}
+	if l.maxTop > 0 && top > l.maxTop {
+		c.fail(http.StatusBadRequest, "ODataError", fmt.Sprintf("The limit of '%d' for Top query has been exceeded. The value from the incoming request is '%d'.", l.maxTop, top))
 		return
 	}
 	conds, msg := parseFilter(queryGet(q, "$filter"), l.fields)
