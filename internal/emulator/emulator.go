@@ -140,8 +140,9 @@ type Options struct {
 	// PageSize is the number of items per page of the paged collections (machines, alerts,
 	// incidents, TVM lists, Graph) without $top. Zero means 3.
 	PageSize int
-	// Audience is the aud the MDE side accepts in tokens. Empty means
-	// "https://api.securitycenter.microsoft.com".
+	// Audience is one more resource whose tokens the MDE surface accepts (and Entra issues),
+	// besides ResourceMDE, ResourceMDEAlt and the WindowsDefenderATP app ID. Empty means
+	// ResourceMDE.
 	Audience string
 	// InventoryRecords is how many software-inventory records each tenant has, which decides
 	// when GET /api/machines/SoftwareInventoryByMachine stops giving an @odata.nextLink. Zero
@@ -697,7 +698,8 @@ func (e *Emulator) RevokeTokens(tenantID string) {
 // SetQuota limits every (tenant, API family) pair to perWindow API requests per fixed window;
 // beyond it the API answers 429 with Retry-After until the window ends. The family is the
 // first path segment after /api/ (alerts, machines, indicators, advancedqueries...).
-// perWindow <= 0 turns quotas off (the default). Every call starts fresh windows.
+// perWindow <= 0 turns quotas off (the default). Every call starts fresh windows. This is a
+// coarser knob than MDE's own per-API limits, which SetEnforceLimits turns on; both apply.
 func (e *Emulator) SetQuota(perWindow int, window time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
