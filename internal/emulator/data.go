@@ -14,10 +14,10 @@ type tenant struct {
 	id       string
 	name     string
 	index    int // position in Options.Tenants, for distinct IP addresses
-	roles    []string
 	machines int
 	noMDE    bool
 
+	roles         [3][]string // by surface; never nil (an empty slice means no roles claim)
 	consented     bool
 	fail          tokenFailure
 	revokedAt     time.Time
@@ -25,7 +25,8 @@ type tenant struct {
 	isolations    int
 	indicators    []indicator
 	nextIndicator int
-	actions       []machineAction
+	actions       []*action
+	alertStatus   map[int]string // alert index → status set by batchUpdate
 }
 
 func newTenant(i int, t Tenant) (*tenant, error) {
@@ -36,7 +37,6 @@ func newTenant(i int, t Tenant) (*tenant, error) {
 		id:            strings.ToLower(t.ID),
 		name:          t.Name,
 		index:         i,
-		roles:         t.Roles,
 		machines:      t.Machines,
 		noMDE:         t.NoMDE,
 		consented:     t.Consented,
@@ -51,10 +51,10 @@ func newTenant(i int, t Tenant) (*tenant, error) {
 	if strings.ContainsAny(nt.name, "/?#% \"\\") {
 		return nil, fmt.Errorf("name %q has characters that cannot go in a host name", t.Name)
 	}
-	if nt.roles == nil {
-		nt.roles = DefaultRoles
-	}
-	nt.roles = append([]string(nil), nt.roles...)
+	nt.roles[surfaceMDE] = rolesOrDefault(t.Roles, surfaceMDE)
+	nt.roles[surfaceXDR] = rolesOrDefault(t.XDRRoles, surfaceXDR)
+	nt.roles[surfaceGraph] = rolesOrDefault(t.GraphRoles, surfaceGraph)
+	nt.alertStatus = make(map[int]string)
 	if nt.machines <= 0 {
 		nt.machines = 7
 	}

@@ -1,18 +1,28 @@
-// Package emulator runs a local stand-in for Microsoft Entra ID (the token authority) and for
-// the Microsoft Defender for Endpoint (MDE) REST API, close enough to the real services that
-// MSAL Go and the gateway cannot tell the difference. Tests of the whole project and
-// `mdegate demo` use it instead of the network.
+// Package emulator runs a local stand-in for Microsoft Entra ID (the token authority), the
+// Microsoft Defender for Endpoint (MDE) REST API, the Defender XDR APIs on the same hosts, and
+// the Microsoft Graph security API, close enough to the real services that MSAL Go and the
+// gateway cannot tell the difference. Tests of the whole project and `mdegate demo` use it
+// instead of the network.
+//
+// One table (routes.go) lists every API served: method and path, surface (MDE, XDR, Graph)
+// and so the token audience it accepts, roles, and Microsoft's documented per-API limits.
+// Tokens are issued per resource (ResourceMDE or ResourceMDEAlt, ResourceXDR,
+// ResourceGraph); a valid token for another resource gets 403 from MDE and XDR (401 from
+// Graph), as the real services answer. Collections evaluate OData $filter, $top, $skip and
+// $select or refuse them with 400; request bodies are read case-sensitively; machine actions
+// progress by the injected clock (see Clock).
 //
 // An Emulator owns: one HTTPS listener for Entra (discovery documents, the token endpoint,
-// signing keys), one HTTPS listener per MDE region, the self-signed CA that both present, the
-// RSA key that signs access tokens, per-tenant data (machines, alerts, indicators), and knobs
-// that inject faults while it serves: latency, region outages, regions answering an error
-// status, paused streams, refused consent, token failures, revocation, quotas and one-shot
-// throttling. It listens on loopback only and keeps
-// a record of every API request so tests can assert on what the upstream actually received.
+// signing keys), one HTTPS listener per MDE region, one for Graph, the self-signed CA that
+// they present, the RSA key that signs access tokens, per-tenant data (machines, alerts,
+// indicators, actions), and knobs that inject faults while it serves: latency, region
+// outages, regions answering an error status, paused streams, refused consent, token
+// failures, revocation, quotas and one-shot throttling. It listens on loopback only and keeps
+// a record of every API request (with the token's audience and the API it reached) so tests
+// can assert on what the upstream actually received.
 //
-// Start it, point MSAL at LoginURL()+"/"+tenantID and the gateway at RegionURL(name), trust
-// CAPEM(), and Close it when done.
+// Start it, point MSAL at LoginURL()+"/"+tenantID, the gateway at RegionURL(name) and its
+// Graph host at GraphURL(), trust CAPEM(), and Close it when done.
 package emulator
 
 import (
@@ -44,6 +54,17 @@ var DefaultRoles = []string{
 	"Ti.ReadWrite.All",
 	"AdvancedQuery.Read.All",
 	"Software.Read.All",
+	"Vulnerability.Read.All",
+	"SecurityRecommendation.Read.All",
+	"File.Read.All",
+	"Ip.Read.All",
+	"URL.Read.All",
+	"User.Read.All",
+	"Machine.Scan",
+	"Machine.CollectForensics",
+	"Machine.LiveResponse",
+	"Machine.RestrictExecution",
+	"Machine.StopAndQuarantine",
 }
 
 // ExportFileURL is the SAS URL that GET /api/machines/SoftwareInventoryExport hands out. It
@@ -85,9 +106,16 @@ type Tenant struct {
 	// MDE resource is refused with 400 invalid_resource AADSTS500011. False (default) means
 	// the tenant has MDE.
 	NoMDE bool
-	// Roles are the application roles put in the tenant's tokens. Nil means DefaultRoles; an
-	// empty non-nil slice means tokens with no roles claim at all (every API call gets 403).
+	// Roles are the application roles put in the tenant's MDE tokens. Nil means DefaultRoles;
+	// an empty non-nil slice means tokens with no roles claim at all (every API call gets
+	// 403). Change it later with SetRoles.
 	Roles []string
+	// XDRRoles are the roles put in the tenant's tokens for ResourceXDR. Nil means
+	// DefaultXDRRoles; empty non-nil means no roles claim.
+	XDRRoles []string
+	// GraphRoles are the roles put in the tenant's tokens for ResourceGraph. Nil means
+	// DefaultGraphRoles; empty non-nil means no roles claim.
+	GraphRoles []string
 	// Machines is the number of machines in the tenant's data (and of alerts, one per
 	// machine). Zero means 7.
 	Machines int
@@ -109,16 +137,24 @@ type Options struct {
 	// TokenLifetime is the expires_in of issued tokens; the JWT's exp is iat + lifetime +
 	// 300 s, as real Entra does. Zero means 3599 s. Change it later with SetTokenLifetime.
 	TokenLifetime time.Duration
-	// PageSize is the number of machines per page of GET /api/machines without $top. Zero
-	// means 3.
+	// PageSize is the number of items per page of the paged collections (machines, alerts,
+	// incidents, TVM lists, Graph) without $top. Zero means 3.
 	PageSize int
-	// Audience is the aud the MDE side accepts in tokens. Empty means
-	// "https://api.securitycenter.microsoft.com".
+	// Audience is one more resource whose tokens the MDE surface accepts (and Entra issues),
+	// besides ResourceMDE, ResourceMDEAlt and the WindowsDefenderATP app ID. Empty means
+	// ResourceMDE.
 	Audience string
 	// InventoryRecords is how many software-inventory records each tenant has, which decides
 	// when GET /api/machines/SoftwareInventoryByMachine stops giving an @odata.nextLink. Zero
 	// means 1,000,000 (about 500 MB).
 	InventoryRecords int
+	// EnforceLimits makes the API enforce MDE's documented per-API limits (see APIs), per
+	// app, tenant and API, in minute and hour windows. False (the default) enforces none;
+	// change it later with SetEnforceLimits.
+	EnforceLimits bool
+	// ActionStep is how long a machine action stays in each of Pending and InProgress
+	// before it is Succeeded, by the Now clock. Zero means 2 s.
+	ActionStep time.Duration
 	// Now is the clock used for token issue and expiry, revocation and quota windows. Nil
 	// means time.Now. (MSAL reads the real clock regardless.)
 	Now func() time.Time
@@ -127,9 +163,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Seen is one request received by an MDE region listener.
+// Seen is one request received by an MDE region listener or the Graph listener.
 type Seen struct {
-	Region   string      // name of the region listener that received it
+	Region   string      // name of the region listener that received it; "graph" for the Graph listener
 	Method   string      // HTTP method
 	Path     string      // URL path as received (unescaped)
 	RawQuery string      // raw query string
@@ -138,6 +174,9 @@ type Seen struct {
 	Body     []byte      // request body, for methods other than GET, HEAD and DELETE; nil otherwise
 	TenantID string      // tid of the verified bearer token; "" if none or invalid
 	AppID    string      // appid of the verified bearer token; "" if none or invalid
+	Audience string      // aud of the verified bearer token (even one for another API); "" if none or invalid
+	API      string      // name of the API in the emulator's table (see APIs); "" if no route matched
+	Surface  string      // "mde", "xdr" or "graph": the API's surface; "" if no route matched
 	Status   int         // status answered; 0 while no header is written yet
 	At       time.Time   // when it arrived
 }
@@ -151,6 +190,8 @@ type Emulator struct {
 	host             string
 	audience         string
 	pageSize         int
+	actionStep       time.Duration
+	exportPage       int // default page of the TVM JSON exports: 50,000 (tests lower it)
 	inventoryRecords int
 
 	caPEM   []byte
@@ -180,6 +221,8 @@ type Emulator struct {
 	idle          chan struct{} // closed when inflight drops to 0 after closing
 	regions       map[string]*region
 	regionOrder   []string
+	graph         *region // the Graph listener; not in regions
+	graphLinkBase string  // SetGraphLinkBase
 	tokenLifetime time.Duration
 	tokenLatency  time.Duration
 	failAll       tokenFailure // FailTokens("", ...)
@@ -190,6 +233,9 @@ type Emulator struct {
 	quotaN        int
 	quotaWindow   time.Duration
 	windows       map[quotaKey]*quotaWindow
+	enforceLimits bool                       // SetEnforceLimits
+	limitState    map[limitKey]*limitWindows // per-API windows
+	limitOverride map[string]limits          // SetAPILimit, by lowercased API name
 	nextLinkBase  string
 	gzip          bool
 	seen          []*Seen
@@ -218,6 +264,8 @@ func Start(opts Options) (*Emulator, error) {
 		host:             opts.Host,
 		audience:         opts.Audience,
 		pageSize:         opts.PageSize,
+		actionStep:       opts.ActionStep,
+		exportPage:       50_000,
 		inventoryRecords: opts.InventoryRecords,
 		tokenLifetime:    opts.TokenLifetime,
 		apps:             make(map[string]*App),
@@ -230,6 +278,9 @@ func Start(opts Options) (*Emulator, error) {
 		issued:           make(map[string]time.Time),
 		sweepAt:          4096,
 		windows:          make(map[quotaKey]*quotaWindow),
+		limitState:       make(map[limitKey]*limitWindows),
+		limitOverride:    make(map[string]limits),
+		enforceLimits:    opts.EnforceLimits,
 		gzip:             true,
 	}
 	if e.now == nil {
@@ -247,6 +298,9 @@ func Start(opts Options) (*Emulator, error) {
 	e.audience = strings.TrimSuffix(e.audience, "/")
 	if e.pageSize <= 0 {
 		e.pageSize = 3
+	}
+	if e.actionStep <= 0 {
+		e.actionStep = 2 * time.Second
 	}
 	if e.inventoryRecords <= 0 {
 		e.inventoryRecords = 1_000_000
@@ -358,11 +412,11 @@ func (e *Emulator) listen() error {
 	e.entra = e.newServer(e.entraHandler())
 	e.serve(e.entra, ln)
 
-	for _, n := range e.regionOrder {
-		r := e.regions[n]
+	e.graph = &region{name: "graph"}
+	for _, r := range append(e.regionList(), e.graph) {
 		ln, err := net.Listen("tcp", net.JoinHostPort(e.host, "0"))
 		if err != nil {
-			return fmt.Errorf("emulator: listen for region %q: %w", n, err)
+			return fmt.Errorf("emulator: listen for region %q: %w", r.name, err)
 		}
 		r.addr = ln.Addr().String()
 		r.url = "https://" + r.addr
@@ -371,6 +425,15 @@ func (e *Emulator) listen() error {
 		e.mu.Unlock()
 	}
 	return nil
+}
+
+// regionList returns the MDE regions in Options.Regions order.
+func (e *Emulator) regionList() []*region {
+	out := make([]*region, len(e.regionOrder))
+	for i, n := range e.regionOrder {
+		out[i] = e.regions[n]
+	}
+	return out
 }
 
 // newServer builds the http.Server every listener uses.
@@ -417,9 +480,8 @@ func (e *Emulator) Close() {
 		if e.entra != nil {
 			servers = append(servers, e.entra)
 		}
-		for _, n := range e.regionOrder {
-			r := e.regions[n]
-			if r.srv != nil {
+		for _, r := range append(e.regionList(), e.graph) {
+			if r != nil && r.srv != nil {
 				servers = append(servers, r.srv)
 				close(r.stopped)
 				r.srv = nil
@@ -636,7 +698,8 @@ func (e *Emulator) RevokeTokens(tenantID string) {
 // SetQuota limits every (tenant, API family) pair to perWindow API requests per fixed window;
 // beyond it the API answers 429 with Retry-After until the window ends. The family is the
 // first path segment after /api/ (alerts, machines, indicators, advancedqueries...).
-// perWindow <= 0 turns quotas off (the default). Every call starts fresh windows.
+// perWindow <= 0 turns quotas off (the default). Every call starts fresh windows. This is a
+// coarser knob than MDE's own per-API limits, which SetEnforceLimits turns on; both apply.
 func (e *Emulator) SetQuota(perWindow int, window time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -750,10 +813,30 @@ func (l logWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = logWriter(nil)
 
+// GraphURL returns the base URL "https://127.0.0.1:PORT" of the Graph listener, which serves
+// /v1.0/security/... and /beta/security/... (and nothing else of Graph); a gateway's Graph
+// host points here.
+func (e *Emulator) GraphURL() string { return e.graph.url }
+
+// SetGraphLinkBase sets the base URL put in Graph answers' @odata.nextLink and
+// @odata.context, e.g. "https://graph.microsoft.com" to test link rewriting. "" (the default)
+// means GraphURL().
+func (e *Emulator) SetGraphLinkBase(base string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.graphLinkBase = strings.TrimSuffix(base, "/")
+}
+
 // baseURL returns the base URL for links in answers served by region r.
 func (e *Emulator) baseURL(r *region) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if r == e.graph {
+		if e.graphLinkBase != "" {
+			return e.graphLinkBase
+		}
+		return r.url
+	}
 	if e.nextLinkBase != "" {
 		return e.nextLinkBase
 	}

@@ -281,7 +281,7 @@ func TestMSALAcquiresTokensThatTheAPIAccepts(t *testing.T) {
 				t.Errorf("exp - iat = %v, want 3899", exp-iat)
 			}
 
-			a := get(t, e, "/api/alerts", res.AccessToken)
+			a := get(t, e, "/api/alerts?$top=100", res.AccessToken)
 			if a.status != http.StatusOK {
 				t.Fatalf("GET /api/alerts = %d %s", a.status, a.body)
 			}
@@ -576,7 +576,8 @@ func TestAPIAuthorization(t *testing.T) {
 		{"health probe /api", "/api", "", 401, "Unauthorized", "Invalid Authorization payload."},
 		{"garbage token", "/api/alerts", "not.a.jwt", 401, "Unauthorized", ""},
 		{"token of another emulator", "/api/alerts", foreign, 401, "Unauthorized", ""},
-		{"token for another audience", "/api/alerts", graph["access_token"].(string), 401, "Unauthorized", ""},
+		// MDE answers 403, not 401, to a valid token for another resource (issue 17).
+		{"token for another audience", "/api/alerts", graph["access_token"].(string), 403, "Forbidden", ""},
 		{"no roles", "/api/alerts", noRoles, 403, "Forbidden", "Missing application roles. API required roles: Alert.Read.All, Alert.ReadWrite.All"},
 		{"missing role", "/api/machines", alertsOnlyTok, 403, "Forbidden", "Missing application roles. API required roles: Machine.Read.All, Machine.ReadWrite.All"},
 		{"role present", "/api/alerts?$top=2", alertsOnlyTok, 200, "", ""},
@@ -952,8 +953,18 @@ func TestInventoryStreams(t *testing.T) {
 		}
 		return p
 	}
-	if p := read(e.RegionURL("global") + "/api/machines/SoftwareInventoryByMachine"); len(p.Value) != 50 || p.NextLink != "" {
+	if p := read(e.RegionURL("global") + "/api/machines/SoftwareInventoryByMachine"); len(p.Value) != 2500 || p.NextLink != "" { // default page 50,000
 		t.Errorf("default page: %d records, nextLink %q", len(p.Value), p.NextLink)
+	}
+	// Without pageSize the nextLink carries none either, as MDE's does (issue 17).
+	eShort := start(t, func(o *Options) { o.InventoryRecords = 30 })
+	eShort.exportPage = 20 // before its first request: 50,000 records would be 25 MB
+	tokShort := token(t, eShort, contosoID)
+	a := do(t, eShort, http.MethodGet, eShort.RegionURL("global")+"/api/machines/SoftwareVulnerabilitiesByMachine", tokShort, nil)
+	var p2 page
+	if err := json.Unmarshal(a.body, &p2); err != nil || len(p2.Value) != 20 ||
+		!strings.HasPrefix(p2.NextLink, eShort.RegionURL("global")+"/api/machines/SoftwareVulnerabilitiesByMachine?$skiptoken=") {
+		t.Errorf("default page without pageSize: %d records, nextLink %q (%v)", len(p2.Value), p2.NextLink, err)
 	}
 	p := read(e.RegionURL("global") + "/api/machines/SoftwareInventoryByMachine?pageSize=1000")
 	if len(p.Value) != 1000 || !strings.HasPrefix(p.NextLink, e.RegionURL("global")+"/api/machines/SoftwareInventoryByMachine?pageSize=1000&$skiptoken=") {

@@ -267,13 +267,13 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	aud, mde, ok := e.resolveResource(req.resource)
-	if !ok || (mde && t.noMDE) {
+	aud, surf, api, ok := e.resourceOf(req.resource)
+	if !ok || (api && surf == surfaceMDE && t.noMDE) {
 		e.writeAADError(w, r, http.StatusBadRequest, "invalid_resource", 500011, resourceNotFound(req.resource, t.name))
 		return
 	}
 
-	tok, secs, err := e.issue(t, app, aud, mde, acr, lifetime)
+	tok, secs, err := e.issue(t, app, aud, surf, api, acr, lifetime)
 	if err != nil {
 		e.logf("emulator: issue token for tenant %s: %v", t.id, err)
 		e.writeAADError(w, r, http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
@@ -292,26 +292,11 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// resolveResource maps the requested resource to the aud of the token, and says whether it
-// is Defender for Endpoint (which a NoMDE tenant lacks). Unknown resources are refused, as
-// Entra refuses resources with no service principal.
-func (e *Emulator) resolveResource(res string) (aud string, mde, ok bool) {
-	norm := strings.ToLower(strings.TrimSuffix(res, "/"))
-	for _, r := range []string{e.audience, "https://api.securitycenter.microsoft.com", "https://api.security.microsoft.com"} {
-		if norm == strings.ToLower(r) {
-			return r, true, true
-		}
-	}
-	for _, r := range []string{"https://graph.microsoft.com", "https://management.azure.com"} {
-		if norm == r {
-			return r, false, true
-		}
-	}
-	return "", false, false
-}
-
 // issue mints an access token for app in tenant t.
-func (e *Emulator) issue(t *tenant, app *App, aud string, mde bool, acr string, lifetime time.Duration) (string, int64, error) {
+// Every resource gets a v1 token (ver 1.0, iss sts.windows.net), as Entra gives for MDE, XDR
+// and Graph, whose service principals accept v1 tokens. api is false for resources no
+// emulated API serves: their tokens carry no roles.
+func (e *Emulator) issue(t *tenant, app *App, aud string, s surface, api bool, acr string, lifetime time.Duration) (string, int64, error) {
 	now := e.now()
 	secs := int64(math.Ceil(lifetime.Seconds()))
 	if secs < 1 {
@@ -319,9 +304,11 @@ func (e *Emulator) issue(t *tenant, app *App, aud string, mde bool, acr string, 
 	}
 	iat := now.Unix()
 	var roles []string
-	if mde && len(t.roles) > 0 {
-		roles = t.roles
+	e.mu.Lock()
+	if api && len(t.roles[s]) > 0 {
+		roles = t.roles[s]
 	}
+	e.mu.Unlock()
 	oid := stableUUID(t.id + "/serviceprincipal/" + strings.ToLower(app.ClientID))
 	c := accessClaims{
 		Aud:      aud,

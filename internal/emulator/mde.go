@@ -20,16 +20,6 @@ import (
 // maxBody bounds the request bodies the API reads (and records).
 const maxBody = 10 << 20
 
-// Role sets the routes require (any one of them).
-var (
-	rolesAlertRead   = []string{"Alert.Read.All", "Alert.ReadWrite.All"}
-	rolesMachineRead = []string{"Machine.Read.All", "Machine.ReadWrite.All"}
-	rolesIsolate     = []string{"Machine.Isolate"}
-	rolesTI          = []string{"Ti.ReadWrite.All", "Ti.ReadWrite"}
-	rolesHunting     = []string{"AdvancedQuery.Read.All", "AdvancedQuery.Read"}
-	rolesSoftware    = []string{"Software.Read.All"}
-)
-
 func (e *Emulator) regionHandler(reg *region) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !e.enter() {
@@ -104,78 +94,111 @@ type call struct {
 	r      *http.Request
 	t      *tenant
 	claims *accessClaims
+	route  *route
+	graph  bool     // served by the Graph listener: Graph's shapes and links
 	base   string   // base URL for @odata links
-	args   []string // path segments after /api/ (v1.0 removed)
+	prefix string   // path prefix of the surface as links write it: "/api" or "/v1.0/security"
+	args   []string // path segments after the prefix
 }
 
-// endpoint is one method of a route.
-type endpoint struct {
-	roles []string // any one of them is enough; nil = none needed
-	serve func(c *call)
+// fail answers an error in the shape of the call's surface.
+func (c *call) fail(status int, code, msg string) { writeError(c.w, c.graph, status, code, msg) }
+
+// writeError answers in MDE's error shape, or in Graph's when graph is set.
+func writeError(w http.ResponseWriter, graph bool, status int, code, msg string) {
+	if !graph {
+		writeAPIError(w, status, code, msg)
+		return
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]any{
+		"code":    code,
+		"message": msg,
+		"innerError": map[string]string{
+			"date":       time.Now().UTC().Format("2006-01-02T15:04:05"),
+			"request-id": newUUID(),
+		},
+	}})
 }
 
+// serveAPI authenticates, routes, checks the token's audience, counts quotas, checks roles,
+// and serves; in that order, as MDE answers 401 before 404 and 403 before 429.
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, reg *region, seen *Seen) {
-	segs, ok := apiPath(r.URL.Path)
+	graph := reg == e.graph
+	segs, prefix, ok := apiPath(r.URL.Path)
+	if graph {
+		segs, prefix, ok = graphPath(r.URL.Path)
+	}
 	if !ok {
-		writeAPIError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("No resource at %s.", r.URL.Path))
+		writeError(w, graph, http.StatusNotFound, "NotFound", fmt.Sprintf("No resource at %s.", r.URL.Path))
 		return
 	}
 	t, claims := e.authenticate(r)
 	if t == nil {
+		if graph {
+			writeError(w, graph, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
+			return
+		}
 		writeAPIError(w, http.StatusUnauthorized, "Unauthorized", "Invalid Authorization payload.")
 		return
 	}
 	e.mu.Lock()
-	seen.TenantID, seen.AppID = t.id, claims.AppID
+	seen.TenantID, seen.AppID, seen.Audience = t.id, claims.AppID, claims.Aud
 	e.mu.Unlock()
 
+	rt, allowed := match(graph, r.Method, segs)
+	if rt == nil {
+		if allowed == nil {
+			writeError(w, graph, http.StatusNotFound, "NotFound", fmt.Sprintf("No API at %s.", r.URL.Path))
+			return
+		}
+		sort.Strings(allowed)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, graph, http.StatusMethodNotAllowed, "MethodNotAllowed",
+			fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
+		return
+	}
+	e.mu.Lock()
+	seen.API, seen.Surface = rt.name, rt.surface.String()
+	e.mu.Unlock()
+
+	if !e.accepts(rt.surface, claims.Aud) {
+		// MDE and XDR answer 403 to a valid token for another resource; Graph answers 401.
+		if graph {
+			writeError(w, graph, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+			return
+		}
+		writeAPIError(w, http.StatusForbidden, "Forbidden", "The access token was issued for another resource than this API.")
+		return
+	}
 	family := ""
 	if len(segs) > 0 {
 		family = strings.ToLower(segs[0])
 	}
-	if retry, limit, window, limited := e.admit(t, family); limited {
+	if retry, limit, window, limited := e.admit(t, claims.AppID, family, rt); limited {
 		secs := int64(retry / time.Second)
 		if retry%time.Second != 0 {
 			secs++
 		}
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		writeAPIError(w, http.StatusTooManyRequests, "429", fmt.Sprintf(
+		writeError(w, graph, http.StatusTooManyRequests, "429", fmt.Sprintf(
 			"API calls quota exceeded! Maximum allowed %d per %s for the key Destination+TenantID+AppID. You can send requests again in %d seconds.",
 			limit, timeSpan(window), secs))
 		return
 	}
-
-	routes := e.route(segs)
-	if routes == nil {
-		writeAPIError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("No API at %s.", r.URL.Path))
+	if rt.roles != nil && !hasAnyRole(claims.Roles, rt.roles) {
+		writeError(w, graph, http.StatusForbidden, "Forbidden",
+			"Missing application roles. API required roles: "+strings.Join(rt.roles, ", "))
 		return
 	}
-	ep, ok := routes[r.Method]
-	if !ok {
-		allowed := make([]string, 0, len(routes))
-		for m := range routes {
-			allowed = append(allowed, m)
-		}
-		sort.Strings(allowed)
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeAPIError(w, http.StatusMethodNotAllowed, "MethodNotAllowed",
-			fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
-		return
-	}
-	if ep.roles != nil && !hasAnyRole(claims.Roles, ep.roles) {
-		writeAPIError(w, http.StatusForbidden, "Forbidden",
-			"Missing application roles. API required roles: "+strings.Join(ep.roles, ", "))
-		return
-	}
-	ep.serve(&call{w: w, r: r, t: t, claims: claims, base: e.baseURL(reg), args: segs})
+	rt.serve(e, &call{w: w, r: r, t: t, claims: claims, route: rt, graph: graph, base: e.baseURL(reg), prefix: prefix, args: segs})
 }
 
-// apiPath splits a path under /api/ (or /api/v1.0/) into segments; ok is false for paths
-// outside /api.
-func apiPath(p string) (segs []string, ok bool) {
+// apiPath splits a path under /api/ (or /api/v1.0/), in any case, into segments; ok is false
+// for paths outside /api. prefix is "/api" as links write it.
+func apiPath(p string) (segs []string, prefix string, ok bool) {
 	lower := strings.ToLower(p)
 	if lower != "/api" && !strings.HasPrefix(lower, "/api/") {
-		return nil, false
+		return nil, "", false
 	}
 	rest := strings.TrimPrefix(p[len("/api"):], "/")
 	if strings.EqualFold(rest, "v1.0") || strings.EqualFold(rest, "v1.0/") {
@@ -185,54 +208,28 @@ func apiPath(p string) (segs []string, ok bool) {
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" {
-		return nil, true
+		return nil, "/api", true
 	}
-	return strings.Split(rest, "/"), true
+	return strings.Split(rest, "/"), "/api", true
 }
 
-// route returns the methods served at segs, or nil when nothing is.
-func (e *Emulator) route(segs []string) map[string]endpoint {
-	lower := make([]string, len(segs))
-	for i, s := range segs {
-		lower[i] = strings.ToLower(s)
-	}
-	switch {
-	case len(segs) == 0:
-		return map[string]endpoint{http.MethodGet: {serve: e.serveIndex}}
-	case lower[0] == "alerts" && len(segs) == 1:
-		return map[string]endpoint{http.MethodGet: {rolesAlertRead, e.listAlerts}}
-	case lower[0] == "alerts" && len(segs) == 2:
-		return map[string]endpoint{http.MethodGet: {rolesAlertRead, e.getAlert}}
-	case lower[0] == "machines" && len(segs) == 1:
-		return map[string]endpoint{http.MethodGet: {rolesMachineRead, e.listMachines}}
-	case lower[0] == "machines" && len(segs) == 2 && lower[1] == "softwareinventorybymachine":
-		return map[string]endpoint{http.MethodGet: {rolesSoftware, e.streamInventory}}
-	case lower[0] == "machines" && len(segs) == 2 && lower[1] == "softwareinventoryexport":
-		return map[string]endpoint{http.MethodGet: {rolesSoftware, e.exportInventory}}
-	case lower[0] == "machines" && len(segs) == 2:
-		return map[string]endpoint{http.MethodGet: {rolesMachineRead, e.getMachine}}
-	case lower[0] == "machines" && len(segs) == 3 && lower[2] == "isolate":
-		return map[string]endpoint{http.MethodPost: {rolesIsolate, e.isolate}}
-	case lower[0] == "machines" && len(segs) == 3 && lower[2] == "unisolate":
-		return map[string]endpoint{http.MethodPost: {rolesIsolate, e.isolate}}
-	case lower[0] == "machineactions" && len(segs) == 1:
-		return map[string]endpoint{http.MethodGet: {rolesMachineRead, e.listActions}}
-	case lower[0] == "machineactions" && len(segs) == 2:
-		return map[string]endpoint{http.MethodGet: {rolesMachineRead, e.getAction}}
-	case lower[0] == "indicators" && len(segs) == 1:
-		return map[string]endpoint{
-			http.MethodGet:  {rolesTI, e.listIndicators},
-			http.MethodPost: {rolesTI, e.postIndicator},
+// graphPath splits a path under /v1.0/security/ or /beta/security/ into segments; ok is false
+// for the rest of Graph, which the emulator does not serve. prefix keeps the version.
+func graphPath(p string) (segs []string, prefix string, ok bool) {
+	for _, v := range []string{"/v1.0/security/", "/beta/security/"} {
+		if len(p) > len(v) && strings.EqualFold(p[:len(v)], v) {
+			rest := strings.TrimSuffix(p[len(v):], "/")
+			if rest == "" {
+				return nil, "", false
+			}
+			return strings.Split(rest, "/"), strings.ToLower(v[:len(v)-1]), true
 		}
-	case lower[0] == "indicators" && len(segs) == 2:
-		return map[string]endpoint{http.MethodDelete: {rolesTI, e.deleteIndicator}}
-	case lower[0] == "advancedqueries" && len(segs) == 2 && lower[1] == "run":
-		return map[string]endpoint{http.MethodPost: {rolesHunting, e.runQuery}}
 	}
-	return nil
+	return nil, "", false
 }
 
-// authenticate verifies the bearer token and returns its tenant and claims, or nil.
+// authenticate verifies the bearer token and returns its tenant and claims, or nil. The
+// audience is not checked here: it depends on the API (see accepts).
 func (e *Emulator) authenticate(r *http.Request) (*tenant, *accessClaims) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -247,8 +244,7 @@ func (e *Emulator) authenticate(r *http.Request) (*tenant, *accessClaims) {
 		return nil, nil
 	}
 	now := e.now()
-	if !strings.EqualFold(strings.TrimSuffix(c.Aud, "/"), e.audience) ||
-		c.Exp <= now.Unix() || c.Nbf > now.Add(5*time.Minute).Unix() {
+	if c.Exp <= now.Unix() || c.Nbf > now.Add(5*time.Minute).Unix() {
 		return nil, nil
 	}
 	t := e.tenants[c.Tid]
@@ -329,11 +325,11 @@ func window(c *call) (top, skip int, ok bool) {
 	if v := queryGet(q, "$top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			writeAPIError(c.w, http.StatusBadRequest, "ODataError", fmt.Sprintf("Invalid value '%s' for $top query option found.", safeText(v)))
+			c.fail(http.StatusBadRequest, "ODataError", fmt.Sprintf("Invalid value '%s' for $top query option found.", safeText(v)))
 			return 0, 0, false
 		}
 		if n > 10000 {
-			writeAPIError(c.w, http.StatusBadRequest, "ODataError", fmt.Sprintf("The limit of '10000' for Top query has been exceeded. The value from the incoming request is '%d'.", n))
+			c.fail(http.StatusBadRequest, "ODataError", fmt.Sprintf("The limit of '10000' for Top query has been exceeded. The value from the incoming request is '%d'.", n))
 			return 0, 0, false
 		}
 		top = n
@@ -341,7 +337,7 @@ func window(c *call) (top, skip int, ok bool) {
 	if v := queryGet(q, "$skip"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			writeAPIError(c.w, http.StatusBadRequest, "ODataError", fmt.Sprintf("Invalid value '%s' for $skip query option found.", safeText(v)))
+			c.fail(http.StatusBadRequest, "ODataError", fmt.Sprintf("Invalid value '%s' for $skip query option found.", safeText(v)))
 			return 0, 0, false
 		}
 		skip = n
@@ -371,54 +367,88 @@ func (e *Emulator) serveIndex(c *call) {
 	writeCollection(c.w, collection{Context: c.base + "/api/$metadata", Value: value})
 }
 
+// Filterable properties of machines and alerts: the ones tools filter by.
+var (
+	machineFields = map[string]fieldKind{
+		"id": kindString, "computerDnsName": kindString, "healthStatus": kindString,
+		"osPlatform": kindString, "riskScore": kindString, "exposureLevel": kindString,
+		"onboardingStatus": kindString, "lastIpAddress": kindString, "aadDeviceId": kindString,
+		"rbacGroupId": kindNumber, "lastSeen": kindTime, "firstSeen": kindTime,
+	}
+	alertFields = map[string]fieldKind{
+		"id": kindString, "status": kindString, "severity": kindString, "category": kindString,
+		"machineId": kindString, "computerDnsName": kindString, "assignedTo": kindString,
+		"detectionSource": kindString, "incidentId": kindNumber,
+		"alertCreationTime": kindTime, "lastUpdateTime": kindTime,
+	}
+)
+
+// alertsOf returns the listing of the tenant's alerts i for which keep(i) holds (nil keeps
+// all), shaped for MDE or, for Graph, as alerts_v2.
+func (e *Emulator) alertsOf(c *call, path string, keep func(i int) bool) listing {
+	var idx []int
+	for i := 0; i < c.t.machines; i++ {
+		if keep == nil || keep(i) {
+			idx = append(idx, i)
+		}
+	}
+	e.mu.Lock()
+	status := make(map[int]string, len(c.t.alertStatus))
+	for k, v := range c.t.alertStatus {
+		status[k] = v
+	}
+	e.mu.Unlock()
+	item := func(j int) any {
+		a := c.t.alert(idx[j])
+		if st, ok := status[idx[j]]; ok {
+			a.Status = st
+		}
+		return a
+	}
+	l := listing{context: "/api/$metadata#Alerts", path: path, n: len(idx), item: item, fields: alertFields, pageSize: e.pageSize, expand: "evidence"}
+	if c.graph {
+		l.item = func(j int) any { return graphAlert(c.t, item(j).(alert)) }
+		l.context, l.fields, l.odataType, l.expand = "/v1.0/$metadata#security/alerts_v2", graphAlertFields, "#microsoft.graph.security.alert", ""
+	}
+	return l
+}
+
+// listAlerts pages like listMachines; on Graph it serves alerts_v2.
 func (e *Emulator) listAlerts(c *call) {
-	top, skip, ok := window(c)
-	if !ok {
-		return
-	}
-	n := c.t.machines
-	end := n
-	if top >= 0 {
-		end = min(n, skip+top)
-	}
-	value := []alert{}
-	for i := skip; i < end; i++ {
-		value = append(value, c.t.alert(i))
-	}
-	writeCollection(c.w, collection{Context: c.base + "/api/$metadata#Alerts", Value: value})
+	e.serveList(c, e.alertsOf(c, c.prefix+"/"+c.args[0], nil))
 }
 
 func (e *Emulator) getAlert(c *call) {
 	i, ok := c.t.alertIndex(c.args[1])
 	if !ok {
-		writeAPIError(c.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Alert '%s' was not found.", safeText(c.args[1])))
+		c.fail(http.StatusNotFound, "NotFound", fmt.Sprintf("Alert '%s' was not found.", safeText(c.args[1])))
 		return
 	}
-	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#Alerts/$entity", c.t.alert(i))
+	l := e.alertsOf(c, "", func(j int) bool { return j == i })
+	if c.graph {
+		writeJSON(c.w, http.StatusOK, json.RawMessage(withType(mustJSON(l.item(0)), l.odataType)))
+		return
+	}
+	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#Alerts/$entity", l.item(0))
+}
+
+// machinesOf returns the listing of the tenant's machines i for which keep(i) holds (nil
+// keeps all).
+func (e *Emulator) machinesOf(c *call, path string, keep func(i int) bool) listing {
+	var idx []int
+	for i := 0; i < c.t.machines; i++ {
+		if keep == nil || keep(i) {
+			idx = append(idx, i)
+		}
+	}
+	return listing{context: "/api/$metadata#Machines", path: path, n: len(idx),
+		item: func(j int) any { return c.t.machine(idx[j]) }, fields: machineFields, pageSize: e.pageSize}
 }
 
 // listMachines pages like MDE: without $top a page of PageSize and a nextLink while more
 // remain; with $top exactly that many and no nextLink.
 func (e *Emulator) listMachines(c *call) {
-	top, skip, ok := window(c)
-	if !ok {
-		return
-	}
-	n := c.t.machines
-	size := e.pageSize
-	if top >= 0 {
-		size = top
-	}
-	end := min(n, skip+size)
-	value := []machine{}
-	for i := skip; i < end; i++ {
-		value = append(value, c.t.machine(i))
-	}
-	out := collection{Context: c.base + "/api/$metadata#Machines", Value: value}
-	if top < 0 && end < n {
-		out.NextLink = c.base + "/api/machines?$skip=" + strconv.Itoa(end)
-	}
-	writeCollection(c.w, out)
+	e.serveList(c, e.machinesOf(c, "/api/machines", nil))
 }
 
 func (e *Emulator) getMachine(c *call) {
@@ -430,90 +460,16 @@ func (e *Emulator) getMachine(c *call) {
 	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#Machines/$entity", c.t.machine(i))
 }
 
-// isolate serves POST /api/machines/{id}/isolate and /unisolate.
-func (e *Emulator) isolate(c *call) {
-	var in struct {
-		Comment       *string
-		IsolationType string
-	}
-	body, _ := io.ReadAll(c.r.Body) // already in memory (regionHandler read it)
-	if err := json.Unmarshal(body, &in); err != nil || in.Comment == nil {
-		writeAPIError(c.w, http.StatusBadRequest, "InvalidRequestBody", "Request body is incorrect: a JSON object with Comment is required.")
-		return
-	}
-	unisolate := strings.EqualFold(c.args[2], "unisolate")
-	scope := in.IsolationType
-	switch {
-	case unisolate:
-		scope = ""
-	case scope == "":
-		scope = "Full"
-	case strings.EqualFold(scope, "Full"), strings.EqualFold(scope, "Selective"), strings.EqualFold(scope, "UnManagedDevice"):
-	default:
-		writeAPIError(c.w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("Invalid IsolationType '%s'.", safeText(scope)))
-		return
-	}
-	i, ok := c.t.machineIndex(c.args[1])
-	if !ok {
-		writeAPIError(c.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Machine '%s' was not found.", safeText(c.args[1])))
-		return
-	}
-	at := stamp(e.now())
-	a := machineAction{
-		ID:                    newUUID(),
-		Type:                  "Isolate",
-		Requestor:             c.claims.AppID,
-		RequestorComment:      *in.Comment,
-		Status:                "Pending",
-		MachineID:             c.t.machineID(i),
-		ComputerDNSName:       c.t.dnsName(i),
-		CreationDateTimeUtc:   at,
-		LastUpdateDateTimeUtc: at,
-		RequestSource:         "PublicApi",
-	}
-	if unisolate {
-		a.Type = "Unisolate"
-	} else {
-		a.Scope = &scope
-	}
-	e.mu.Lock()
-	c.t.actions = append(c.t.actions, a)
-	if !unisolate {
-		c.t.isolations++
-	}
-	e.mu.Unlock()
-	writeEntity(c.w, http.StatusCreated, c.base+"/api/$metadata#MachineActions/$entity", a)
-}
-
-func (e *Emulator) listActions(c *call) {
-	e.mu.Lock()
-	value := append([]machineAction{}, c.t.actions...)
-	e.mu.Unlock()
-	writeCollection(c.w, collection{Context: c.base + "/api/$metadata#MachineActions", Value: value})
-}
-
-func (e *Emulator) getAction(c *call) {
-	e.mu.Lock()
-	var found *machineAction
-	for i := range c.t.actions {
-		if strings.EqualFold(c.t.actions[i].ID, c.args[1]) {
-			a := c.t.actions[i]
-			found = &a
-		}
-	}
-	e.mu.Unlock()
-	if found == nil {
-		writeAPIError(c.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Machine action '%s' was not found.", safeText(c.args[1])))
-		return
-	}
-	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#MachineActions/$entity", found)
-}
+var indicatorFields = map[string]fieldKind{"id": kindString, "indicatorValue": kindString,
+	"indicatorType": kindString, "action": kindString, "severity": kindString, "createdBy": kindString,
+	"creationTimeDateTimeUtc": kindTime}
 
 func (e *Emulator) listIndicators(c *call) {
 	e.mu.Lock()
 	value := append([]indicator{}, c.t.indicators...)
 	e.mu.Unlock()
-	writeCollection(c.w, collection{Context: c.base + "/api/$metadata#Indicators", Value: value})
+	e.serveList(c, listing{context: "/api/$metadata#Indicators", path: "/api/indicators", n: len(value),
+		item: func(i int) any { return value[i] }, fields: indicatorFields})
 }
 
 var indicatorTypes = []string{"FileSha1", "FileSha256", "FileMd5", "CertificateThumbprint", "IpAddress", "DomainName", "Url"}
@@ -522,10 +478,68 @@ var indicatorTypes = []string{"FileSha1", "FileSha256", "FileMd5", "CertificateT
 // MDE does, and answers 200 with it.
 func (e *Emulator) postIndicator(c *call) {
 	var in indicator
-	body, _ := io.ReadAll(c.r.Body) // already in memory (regionHandler read it)
-	if err := json.Unmarshal(body, &in); err != nil || in.IndicatorValue == "" || in.IndicatorType == "" {
-		writeAPIError(c.w, http.StatusBadRequest, "InvalidRequestBody", "Request body is incorrect: indicatorValue and indicatorType are required.")
+	if !decodeBody(c, &in, "indicatorValue", "indicatorType") {
 		return
+	}
+	out, msg := e.upsertIndicator(c, in)
+	if msg != "" {
+		c.fail(http.StatusBadRequest, "InvalidInput", msg)
+		return
+	}
+	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#Indicators/$entity", out)
+}
+
+// importIndicators serves POST /api/indicators/import: {"Indicators":[...]}, at most 500,
+// answered with one result per indicator.
+func (e *Emulator) importIndicators(c *call) {
+	var in struct {
+		Indicators []json.RawMessage `json:"Indicators"`
+	}
+	if !decodeBody(c, &in, "Indicators") {
+		return
+	}
+	if len(in.Indicators) > 500 {
+		c.fail(http.StatusBadRequest, "MaximumBatchSizeExceeded", fmt.Sprintf("Maximum batch size is 500, got %d.", len(in.Indicators)))
+		return
+	}
+	type result struct {
+		ID             string  `json:"id"`
+		IndicatorValue string  `json:"indicatorValue"`
+		IsFailed       bool    `json:"isFailed"`
+		FailureReason  *string `json:"failureReason"`
+	}
+	results := make([]result, 0, len(in.Indicators))
+	for _, raw := range in.Indicators {
+		var ind indicator
+		sub := &call{w: &discardWriter{header: http.Header{}}, r: c.r.Clone(c.r.Context()), t: c.t, claims: c.claims}
+		sub.r.Body = io.NopCloser(bytes.NewReader(raw))
+		if !decodeBody(sub, &ind, "indicatorValue", "indicatorType") {
+			reason := "Invalid indicator: property names are case-sensitive; indicatorValue and indicatorType are required."
+			results = append(results, result{IsFailed: true, FailureReason: &reason})
+			continue
+		}
+		out, msg := e.upsertIndicator(c, ind)
+		r := result{ID: out.ID, IndicatorValue: ind.IndicatorValue}
+		if msg != "" {
+			r.IsFailed, r.FailureReason = true, &msg
+		}
+		results = append(results, r)
+	}
+	writeCollection(c.w, collection{Context: c.base + "/api/$metadata#Collection(microsoft.windowsDefenderATP.api.ImportIndicatorResult)", Value: results})
+}
+
+// discardWriter swallows an answer (decodeBody's, when it checks one indicator of a batch).
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// upsertIndicator stores in for the call's tenant and returns it as stored, or a message
+// saying why it is invalid.
+func (e *Emulator) upsertIndicator(c *call, in indicator) (indicator, string) {
+	if in.IndicatorValue == "" {
+		return in, "indicatorValue is empty."
 	}
 	known := false
 	for _, t := range indicatorTypes {
@@ -534,8 +548,7 @@ func (e *Emulator) postIndicator(c *call) {
 		}
 	}
 	if !known {
-		writeAPIError(c.w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("Invalid indicatorType '%s'.", safeText(in.IndicatorType)))
-		return
+		return in, fmt.Sprintf("Invalid indicatorType '%s'.", safeText(in.IndicatorType))
 	}
 	at := stamp(e.now())
 	if in.Action == "" {
@@ -571,7 +584,7 @@ func (e *Emulator) postIndicator(c *call) {
 		c.t.indicators = append(c.t.indicators, in)
 	}
 	e.mu.Unlock()
-	writeEntity(c.w, http.StatusOK, c.base+"/api/$metadata#Indicators/$entity", in)
+	return in, ""
 }
 
 func (e *Emulator) deleteIndicator(c *call) {
@@ -592,15 +605,25 @@ func (e *Emulator) deleteIndicator(c *call) {
 	c.w.WriteHeader(http.StatusNoContent)
 }
 
-// runQuery answers any KQL with a few rows about the tenant's machines.
+// runQuery answers any KQL with a few rows about the tenant's machines: MDE's
+// advancedqueries/run, XDR's advancedhunting/run (same shape), and Graph's runHuntingQuery
+// (camelCase schema and results). All three want {"Query": "..."}.
 func (e *Emulator) runQuery(c *call) {
-	var in struct{ Query string }
-	body, _ := io.ReadAll(c.r.Body) // already in memory (regionHandler read it)
-	if err := json.Unmarshal(body, &in); err != nil || strings.TrimSpace(in.Query) == "" {
-		writeAPIError(c.w, http.StatusBadRequest, "InvalidRequestBody", "Request body is incorrect: a JSON object with Query is required.")
+	var in struct {
+		Query    string `json:"Query"`
+		Timespan string `json:"Timespan"`
+	}
+	if !decodeBody(c, &in, "Query") {
 		return
 	}
-	type column struct{ Name, Type string }
+	if strings.TrimSpace(in.Query) == "" {
+		c.fail(http.StatusBadRequest, "InvalidRequestBody", "Request body is incorrect: Query is empty.")
+		return
+	}
+	type column struct {
+		Name string `json:"Name"`
+		Type string `json:"Type"`
+	}
 	rows := []map[string]any{}
 	for i := 0; i < min(c.t.machines, 5); i++ {
 		m := c.t.machine(i)
@@ -612,29 +635,43 @@ func (e *Emulator) runQuery(c *call) {
 			"TenantName": c.t.name,
 		})
 	}
+	schema := []column{
+		{"Timestamp", "DateTime"},
+		{"DeviceId", "String"},
+		{"DeviceName", "String"},
+		{"OSPlatform", "String"},
+		{"TenantName", "String"},
+	}
+	if c.graph {
+		gs := make([]map[string]string, len(schema))
+		for i, col := range schema {
+			gs[i] = map[string]string{"name": col.Name, "type": col.Type}
+		}
+		writeJSON(c.w, http.StatusOK, map[string]any{
+			"@odata.context": c.base + "/v1.0/$metadata#microsoft.graph.security.huntingQueryResults",
+			"schema":         gs,
+			"results":        rows,
+		})
+		return
+	}
 	writeJSON(c.w, http.StatusOK, map[string]any{
 		"Stats": map[string]any{
 			"ExecutionTime":      0.0123,
 			"resource_usage":     map[string]any{"cpu": map[string]any{"total_cpu": "00:00:00.0156250"}},
 			"dataset_statistics": []map[string]any{{"table_row_count": len(rows), "table_size": 100 * len(rows)}},
 		},
-		"Schema": []column{
-			{"Timestamp", "DateTime"},
-			{"DeviceId", "String"},
-			{"DeviceName", "String"},
-			{"OSPlatform", "String"},
-			{"TenantName", "String"},
-		},
+		"Schema":  schema,
 		"Results": rows,
 	})
 }
 
-// streamInventory writes pageSize records (default 50) as one JSON object, incrementally:
-// answers of hundreds of megabytes never sit in memory. A nextLink follows when pageSize was
-// given and records remain.
+// streamInventory writes a page of pageSize records (default 50,000, as MDE's TVM exports) as
+// one JSON object, incrementally: answers of hundreds of megabytes never sit in memory. A
+// nextLink follows while records remain; it carries pageSize only when the request did.
+// SoftwareVulnerabilitiesByMachine serves the same records.
 func (e *Emulator) streamInventory(c *call) {
 	q := c.r.URL.Query()
-	size, given := 50, false
+	size, given := e.exportPage, false
 	if v := queryGet(q, "pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -680,8 +717,12 @@ func (e *Emulator) streamInventory(c *call) {
 		}
 	}
 	_, _ = bw.WriteString("]")
-	if given && end < e.inventoryRecords {
-		next := fmt.Sprintf("%s/api/machines/SoftwareInventoryByMachine?pageSize=%d&$skiptoken=%s", c.base, size, encodeSkipToken(end))
+	if end < e.inventoryRecords {
+		next := c.base + "/api/machines/" + c.args[1] + "?"
+		if given {
+			next += "pageSize=" + strconv.Itoa(size) + "&"
+		}
+		next += "$skiptoken=" + encodeSkipToken(end)
 		_, _ = bw.WriteString(`,"@odata.nextLink":`)
 		_, _ = bw.Write(mustJSON(next))
 	}
