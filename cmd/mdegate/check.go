@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/tokens"
 )
 
@@ -25,7 +26,7 @@ const probeTimeout = 5 * time.Second
 
 // tenantCheck is one line of `mdegate check`.
 type tenantCheck struct {
-	tenant TenantConfig
+	tenant config.TenantConfig
 	region string
 	token  string // "ok", or the AADSTS code / short reason
 	roles  string
@@ -46,7 +47,7 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer apps.Close()
-	roots, err := cfg.roots()
+	roots, err := cfg.Roots()
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 }
 
 // checkTenant gets the tenant's token and judges its claims.
-func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantConfig) tenantCheck {
+func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t config.TenantConfig) tenantCheck {
 	r := tenantCheck{tenant: t, region: t.Region, roles: "-"}
 	if r.region == "" {
 		r.region = cfg.Routing.Region
@@ -129,7 +130,7 @@ func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantCo
 		r.token, r.fix, r.broken = "unreadable", err.Error(), true
 		return r
 	}
-	app := cfg.appFor(t)
+	app := cfg.AppOf(t)
 	v := judge(c, t, app)
 	r.token = "ok"
 	var fixes []string
@@ -163,7 +164,7 @@ func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantCo
 
 // probeRegions measures, for each region a tenant uses, the time to open a TLS connection
 // to its API host (TCP and TLS handshakes, about two round trips), or why it failed.
-func probeRegions(ctx context.Context, cfg *Config, roots *x509.CertPool) map[string]string {
+func probeRegions(ctx context.Context, cfg *config.Config, roots *x509.CertPool) map[string]string {
 	used := map[string]bool{}
 	for _, t := range cfg.Tenants {
 		if t.Region != "" {
@@ -174,7 +175,7 @@ func probeRegions(ctx context.Context, cfg *Config, roots *x509.CertPool) map[st
 	}
 	out := make(map[string]string, len(used))
 	for region := range used {
-		out[region] = probe(ctx, cfg.Cloud.cloud.Regions[region], roots)
+		out[region] = probe(ctx, cfg.Resolved.Cloud.Regions[region], roots)
 	}
 	return out
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // fileKey matches a config line naming a file the gateway reads at start.
@@ -53,7 +55,7 @@ func TestDeployExamples(t *testing.T) {
 					stand := writeFile(t, dir, filepath.Base(sm[2]), []byte("stand-in\n"))
 					return sm[1] + stand
 				})
-				if _, err := ParseConfig(strings.NewReader(text), path+": "+name); err != nil {
+				if _, err := config.Parse(strings.NewReader(text), path+": "+name); err != nil {
 					t.Errorf("%v", err)
 				}
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/metrics"
 )
@@ -63,9 +63,9 @@ type servedListener struct {
 	retired atomic.Bool
 }
 
-func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
-	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
-		quotaMinute: cfg.quotaMinute}
+func newGateway(cfg *config.Config, stdout io.Writer, quotaMinute time.Duration) (*gateway, error) {
+	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
+		quotaMinute: quotaMinute}
 	gw.log = gw.sink.logger()
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
 	gw.adminMux = gw.adminHandler()
@@ -75,11 +75,7 @@ func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
 	}
 	gw.cur.Store(g)
 	gw.metrics.Reloaded(true)
-	if gw.path != "" {
-		if data, err := os.ReadFile(gw.path); err == nil {
-			gw.loadedSum = sha256.Sum256(data)
-		}
-	}
+	gw.loadedSum = cfg.Sum
 	gw.srv = gw.newServer(gw)
 	gw.adminSrv = gw.newServer(gw.adminMux)
 	return gw, nil
@@ -249,7 +245,7 @@ func (gw *gateway) run(ctx context.Context) error {
 	return err
 }
 
-func (gw *gateway) logListening(cfg *Config) {
+func (gw *gateway) logListening(cfg *config.Config) {
 	g, ls := gw.cur.Load(), gw.ls.Load()
 	ev := gw.log.Info().Str("listen", ls.main.Addr().String())
 	if ls.admin != nil {

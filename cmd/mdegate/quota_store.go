@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
 )
@@ -11,45 +12,6 @@ import (
 // The quota store: limits.redis shares the per (tenant, API family) quota state between
 // gateway replicas through Redis (proxy.RedisLimiter); without it each gateway shapes alone
 // in memory.
-
-// RedisConfig is limits.redis.
-type RedisConfig struct {
-	// URL is the Redis server, redis://[user:password@]host:port/db (rediss:// for TLS); put
-	// a password in with ${VAR}. Required when limits.redis is present. Never logged.
-	URL string `yaml:"url"`
-	// KeyPrefix starts every key the gateway writes, so several gateway fleets (or other
-	// users) can share one Redis. Unset: "mdegate:". Replicas sharing a quota must use the
-	// same prefix.
-	KeyPrefix string `yaml:"key_prefix"`
-	// Timeout bounds each quota decision's round trip to Redis; past it the decision is this
-	// gateway's own and the quota store is reported degraded until Redis answers again.
-	// Unset: 50ms.
-	Timeout time.Duration `yaml:"timeout"`
-}
-
-// validateRedis checks limits.redis.
-func (c *Config) validateRedis() []Problem {
-	r := c.Limits.Redis
-	if r == nil {
-		return nil
-	}
-	var ps []Problem
-	switch {
-	case r.URL == "":
-		ps = append(ps, Problem{Key: "limits.redis.url", Msg: "is required (redis://host:6379/0)"})
-	default:
-		if _, err := proxy.ParseRedisURL(r.URL); err != nil {
-			ps = append(ps, Problem{Key: "limits.redis.url", Msg: err.Error()})
-		}
-	}
-	if r.Timeout < 0 {
-		ps = append(ps, Problem{Key: "limits.redis.timeout", Msg: r.Timeout.String() + " is negative"})
-	}
-	if !c.Limits.shaping() {
-		ps = append(ps, Problem{Key: "limits.redis", Msg: "is set but limits.shape is false: there is no quota to share"})
-	}
-	return ps
-}
 
 type quotaMinuteKey struct{}
 
@@ -67,8 +29,8 @@ func quotaMinute(ctx context.Context) time.Duration {
 // newLimiter builds the generation's quota limiter: nil when shaping is off, a RedisLimiter
 // (returned twice, the second time to report its state and close it) with limits.redis, else
 // a MemoryLimiter.
-func (gw *gateway) newLimiter(cfg *Config, routes *routing.Table) (proxy.Limiter, *proxy.RedisLimiter, error) {
-	if !cfg.Limits.shaping() {
+func (gw *gateway) newLimiter(cfg *config.Config, routes *routing.Table) (proxy.Limiter, *proxy.RedisLimiter, error) {
+	if !cfg.Limits.Shaping() {
 		return nil, nil, nil
 	}
 	ids := tenantIDs(routes)
@@ -105,7 +67,7 @@ func (gw *gateway) quotaStore() (configured, shared bool) {
 // it keeps serving, failing open to local shaping.
 func (g *generation) quotaState() string {
 	switch {
-	case !g.cfg.Limits.shaping():
+	case !g.cfg.Limits.Shaping():
 		return "off"
 	case g.redis == nil:
 		return "local"

@@ -11,11 +11,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/routing"
 )
 
 // newProber builds the round-trip prober of the configured region table.
-func newProber(cfg *Config, routes *routing.Table, roots *x509.CertPool, onRound func([]routing.Probe)) *routing.Prober {
+func newProber(cfg *config.Config, routes *routing.Table, roots *x509.CertPool, onRound func([]routing.Probe)) *routing.Prober {
 	return routing.NewProber(routes, routing.ProbeOptions{
 		TLS:      &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		Interval: cfg.Routing.ProbeInterval,
@@ -25,7 +26,7 @@ func newProber(cfg *Config, routes *routing.Table, roots *x509.CertPool, onRound
 
 // startProber measures every endpoint once (bounded: start-up waits a few seconds at most),
 // then keeps measuring every routing.probe_interval until stop is called, which waits for it.
-func startProber(ctx context.Context, cfg *Config, routes *routing.Table, roots *x509.CertPool, log zerolog.Logger) (stop func()) {
+func startProber(ctx context.Context, cfg *config.Config, routes *routing.Table, roots *x509.CertPool, log zerolog.Logger) (stop func()) {
 	p := newProber(cfg, routes, roots, func(probes []routing.Probe) {
 		ev := log.Info().Str("nearest", routes.Nearest().Region)
 		d := zerolog.Dict()
@@ -54,12 +55,12 @@ func startProber(ctx context.Context, cfg *Config, routes *routing.Table, roots 
 
 // regions prints the region table with each endpoint's measured round trip, whether it
 // answered, and which one "auto" picks.
-func regions(ctx context.Context, cfg *Config, stdout io.Writer) error {
-	routes, err := routing.New(cfg.routingOptions())
+func regions(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	routes, err := routing.New(cfg.RoutingOptions())
 	if err != nil {
 		return err
 	}
-	roots, err := cfg.roots()
+	roots, err := cfg.Roots()
 	if err != nil {
 		return err
 	}
@@ -95,4 +96,14 @@ func tenantIDs(t *routing.Table) []string {
 		ids = append(ids, tn.ID)
 	}
 	return ids
+}
+
+// usesAuto reports whether any tenant's region is "auto", so endpoints must be probed.
+func usesAuto(t *routing.Table) bool {
+	for _, tn := range t.Tenants() {
+		if tn.Auto {
+			return true
+		}
+	}
+	return false
 }

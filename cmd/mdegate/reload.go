@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // Reload triggers: SIGHUP, a change of the config file (watched), and, for tests, a channel
@@ -88,17 +87,6 @@ func (cw *configWatcher) close() {
 	}
 }
 
-// readConfig reads and parses the config file, returning its content hash too.
-func readConfig(path string) (*Config, [32]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, [32]byte{}, fmt.Errorf("config: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	cfg, err := ParseConfig(bytes.NewReader(data), path)
-	return cfg, sum, err
-}
-
 // reload reads the config file again and swaps in what it builds: tenants, callers, regions,
 // limits and log level at once. Requests running keep the generation they started with. The
 // token source, and so every cached token, is kept unless the app credentials changed. A new
@@ -109,7 +97,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 		gw.log.Warn().Msg("reload ignored: the configuration did not come from a file")
 		return nil
 	}
-	cfg, sum, err := readConfig(gw.path)
+	cfg, sum, err := config.Load(gw.path)
 	if onlyIfChanged && sum == gw.loadedSum {
 		return nil
 	}
@@ -119,7 +107,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 	if err != nil {
 		gw.metrics.Reloaded(false)
 		ev := gw.log.Error().Str("config", gw.path)
-		var ce *ConfigError
+		var ce *config.Error
 		if errors.As(err, &ce) {
 			ps := make([]string, len(ce.Problems))
 			for i, p := range ce.Problems {
@@ -137,7 +125,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 }
 
 // apply swaps in cfg.
-func (gw *gateway) apply(cfg *Config) error {
+func (gw *gateway) apply(cfg *config.Config) error {
 	old, oldLs := gw.cur.Load(), gw.ls.Load()
 	ls := &listeners{main: oldLs.main, admin: oldLs.admin}
 	var opened []*servedListener

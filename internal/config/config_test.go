@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"crypto/ecdsa"
@@ -55,7 +55,7 @@ var appOnly = lines(
 
 func parse(t *testing.T, text string) (*Config, error) {
 	t.Helper()
-	return ParseConfig(strings.NewReader(text), "mdegate.yaml")
+	return Parse(strings.NewReader(text), "mdegate.yaml")
 }
 
 func mustParse(t *testing.T, text string) *Config {
@@ -437,9 +437,9 @@ func TestParseConfigProblems(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseConfig succeeded, want problems %q\ninput:\n%s", tt.want, text)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+				t.Fatalf("error is %T, want *Error: %v", err, err)
 			}
 			got := err.Error()
 			for _, w := range tt.want {
@@ -475,9 +475,9 @@ func TestParseConfigReportsEverything(t *testing.T) {
 		"    extra: 1",           // 13
 	)
 	_, err := parse(t, text)
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("got %v, want a *ConfigError", err)
+		t.Fatalf("got %v, want a *Error", err)
 	}
 	want := []Problem{
 		{Key: "listen", Line: 1},
@@ -502,8 +502,8 @@ func TestParseConfigReportsEverything(t *testing.T) {
 	}
 }
 
-func TestConfigErrorFormat(t *testing.T) {
-	e := &ConfigError{Path: "mdegate.yaml", Problems: []Problem{
+func TestErrorFormat(t *testing.T) {
+	e := &Error{Path: "mdegate.yaml", Problems: []Problem{
 		{Key: "tenants[1].id", Line: 12, Msg: `"abc" is not a GUID`},
 		{Key: "tenants", Msg: "none configured"},
 		{Key: "tenants[0].regoin", Line: 9, Msg: `unknown key "tenants[0].regoin"`},
@@ -516,7 +516,7 @@ func TestConfigErrorFormat(t *testing.T) {
 	if got := e.Error(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	one := &ConfigError{Problems: []Problem{{Msg: "invalid YAML: x"}}}
+	one := &Error{Problems: []Problem{{Msg: "invalid YAML: x"}}}
 	if got, want := one.Error(), "config: 1 problem:\n  invalid YAML: x"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -600,25 +600,25 @@ func TestParseConfigDefaults(t *testing.T) {
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
 		{"cloud.name", cfg.Cloud.Name, "public"},
-		{"resolved login endpoint", cfg.Cloud.cloud.LoginEndpoint, "https://login.microsoftonline.com"},
-		{"resolved global region", cfg.Cloud.cloud.Regions["global"], "https://api.security.microsoft.com"},
-		{"resolved eu region", cfg.Cloud.cloud.Regions["eu"], "https://eu.api.security.microsoft.com"},
+		{"resolved login endpoint", cfg.Resolved.Cloud.LoginEndpoint, "https://login.microsoftonline.com"},
+		{"resolved global region", cfg.Resolved.Cloud.Regions["global"], "https://api.security.microsoft.com"},
+		{"resolved eu region", cfg.Resolved.Cloud.Regions["eu"], "https://eu.api.security.microsoft.com"},
 		{"app.scope", cfg.App.Scope, "https://api.securitycenter.microsoft.com/.default"},
-		{"secret", cfg.App.secret, "s3cret"},
+		{"secret", cfg.Resolved.App.Secret, "s3cret"},
 		{"routing.tenant_header", cfg.Routing.TenantHeader, "X-Tenant-ID"},
 		{"routing.region", cfg.Routing.Region, "global"},
 		{"tenants[0].name", cfg.Tenants[0].Name, "Contoso"}, // names keep their case
 		{"tenants[0].id", cfg.Tenants[0].ID, tenantID},      // IDs are lowercased
 		{"tenants[0].region", cfg.Tenants[0].Region, ""},
 		{"tenants[1].region", cfg.Tenants[1].Region, "eu"},
-		{"path", cfg.path, "mdegate.yaml"},
+		{"path", cfg.Name, "mdegate.yaml"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if cfg.Cloud.caPEM != nil || cfg.App.certs != nil || cfg.App.key != nil {
+	if cfg.Resolved.CAPEM != nil || cfg.Resolved.App.Certs != nil || cfg.Resolved.App.Key != nil {
 		t.Errorf("got caPEM/certs/key set without files")
 	}
 }
@@ -637,7 +637,7 @@ func TestParseConfigEmptyValuesMeanDefaults(t *testing.T) {
 		cfg.Routing.TenantHeader != "X-Tenant-ID" || cfg.Routing.Region != "global" {
 		t.Errorf("got %+v %+v %q, want the defaults", cfg.Log, cfg.Routing, cfg.Cloud.Name)
 	}
-	if got := len(cfg.Cloud.cloud.Regions); got != 8 {
+	if got := len(cfg.Resolved.Cloud.Regions); got != 8 {
 		t.Errorf("got %d regions, want the built-in 8 (an empty regions map replaces nothing)", got)
 	}
 }
@@ -664,7 +664,7 @@ func TestParseConfigOverrides(t *testing.T) {
 		"    id: "+tenantID,
 		"    region: global",
 	))
-	c := cfg.Cloud.cloud
+	c := cfg.Resolved.Cloud
 	if c.Name != "gcc-high" || c.LoginEndpoint != "https://127.0.0.1:9443" {
 		t.Errorf("got cloud %q at %q, want gcc-high at https://127.0.0.1:9443", c.Name, c.LoginEndpoint)
 	}
@@ -702,8 +702,8 @@ func TestParseConfigEnvExpansion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, lines("app:", "  client_id: "+clientID, "  client_secret: "+tt.value)+tenantsOnly)
-			if cfg.App.ClientSecret != tt.want || cfg.App.secret != tt.want {
-				t.Errorf("got %q (resolved %q), want %q", cfg.App.ClientSecret, cfg.App.secret, tt.want)
+			if cfg.App.ClientSecret != tt.want || cfg.Resolved.App.Secret != tt.want {
+				t.Errorf("got %q (resolved %q), want %q", cfg.App.ClientSecret, cfg.Resolved.App.Secret, tt.want)
 			}
 		})
 	}
@@ -740,8 +740,8 @@ func TestParseConfigSecretFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := writeFile(t, dir, "secret", []byte(tt.content))
 			cfg := mustParse(t, lines("app:", "  client_id: "+clientID, "  client_secret_file: "+f)+tenantsOnly)
-			if cfg.App.secret != "s3cret" {
-				t.Errorf("got %q, want %q", cfg.App.secret, "s3cret")
+			if cfg.Resolved.App.Secret != "s3cret" {
+				t.Errorf("got %q, want %q", cfg.Resolved.App.Secret, "s3cret")
 			}
 		})
 	}
@@ -759,17 +759,17 @@ func TestParseConfigCertificate(t *testing.T) {
 		"  client_id: "+clientID,
 		"  certificate_file: "+cert,
 	)+tenantsOnly)
-	if len(cfg.App.certs) != 1 || cfg.App.key == nil {
-		t.Fatalf("got %d certificates and key %T, want 1 and an RSA key", len(cfg.App.certs), cfg.App.key)
+	if len(cfg.Resolved.App.Certs) != 1 || cfg.Resolved.App.Key == nil {
+		t.Fatalf("got %d certificates and key %T, want 1 and an RSA key", len(cfg.Resolved.App.Certs), cfg.Resolved.App.Key)
 	}
-	if got := cfg.App.certs[0].Subject.CommonName; got != "mdegate test" {
+	if got := cfg.Resolved.App.Certs[0].Subject.CommonName; got != "mdegate test" {
 		t.Errorf("got certificate %q, want %q", got, "mdegate test")
 	}
-	if cfg.App.secret != "" {
-		t.Errorf("got secret %q, want none", cfg.App.secret)
+	if cfg.Resolved.App.Secret != "" {
+		t.Errorf("got secret %q, want none", cfg.Resolved.App.Secret)
 	}
-	if string(cfg.Cloud.caPEM) != string(p.rsaCert) {
-		t.Errorf("got caPEM of %d bytes, want the CA file's %d", len(cfg.Cloud.caPEM), len(p.rsaCert))
+	if string(cfg.Resolved.CAPEM) != string(p.rsaCert) {
+		t.Errorf("got caPEM of %d bytes, want the CA file's %d", len(cfg.Resolved.CAPEM), len(p.rsaCert))
 	}
 }
 
@@ -807,9 +807,9 @@ func TestParseConfigAliases(t *testing.T) {
 func TestParseConfigEmpty(t *testing.T) {
 	for _, text := range []string{"", "# nothing\n", "---\n", "~\n"} {
 		_, err := parse(t, text)
-		var ce *ConfigError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Fatalf("input %q: got %v, want a *ConfigError", text, err)
+			t.Fatalf("input %q: got %v, want a *Error", text, err)
 		}
 		// Defaults apply; what has no default is missing.
 		var keys []string
@@ -822,29 +822,33 @@ func TestParseConfigEmpty(t *testing.T) {
 	}
 }
 
-// TestConfigCheck covers a Config built in code, as `mdegate demo` does: zero values take the
-// defaults, and caPEM set directly is kept.
+// TestConfigCheck covers a Config built in code, as tools do: zero values take the
+// defaults, and Resolved.CAPEM set directly is kept.
 func TestConfigCheck(t *testing.T) {
 	cfg := Config{
-		Listen:  "127.0.0.1:0",
-		Cloud:   CloudConfig{LoginEndpoint: "https://127.0.0.1:9443", Regions: map[string]string{"global": "https://127.0.0.1:9444"}, caPEM: []byte("pem")},
-		App:     AppConfig{ClientID: clientID, ClientSecret: "s3cret"},
-		Tenants: []TenantConfig{{Name: "contoso", ID: strings.ToUpper(tenantID)}},
+		Listen:   "127.0.0.1:0",
+		Cloud:    CloudConfig{LoginEndpoint: "https://127.0.0.1:9443", Regions: map[string]string{"global": "https://127.0.0.1:9444"}},
+		App:      AppConfig{ClientID: clientID, ClientSecret: "s3cret"},
+		Tenants:  []TenantConfig{{Name: "contoso", ID: strings.ToUpper(tenantID)}},
+		Resolved: Resolved{CAPEM: []byte("pem")},
 	}
-	if ps := cfg.check(); len(ps) != 0 {
-		t.Fatalf("got problems %v, want none", ps)
+	if err := cfg.Check(); err != nil {
+		t.Fatalf("got problems %v, want none", err)
 	}
-	cfg.normalize()
-	if cfg.Cloud.cloud.LoginEndpoint != "https://127.0.0.1:9443" || cfg.Cloud.cloud.Regions["global"] != "https://127.0.0.1:9444" ||
-		string(cfg.Cloud.caPEM) != "pem" || cfg.App.secret != "s3cret" || cfg.Tenants[0].ID != tenantID ||
+	if cfg.Resolved.Cloud.LoginEndpoint != "https://127.0.0.1:9443" || cfg.Resolved.Cloud.Regions["global"] != "https://127.0.0.1:9444" ||
+		string(cfg.Resolved.CAPEM) != "pem" || cfg.Resolved.App.Secret != "s3cret" || cfg.Tenants[0].ID != tenantID ||
 		cfg.Routing.TenantHeader != "X-Tenant-ID" || cfg.App.Scope != "https://api.securitycenter.microsoft.com/.default" {
 		t.Errorf("got %+v, want defaults filled in and overrides applied", cfg)
 	}
 
 	var empty Config
-	ps := empty.check()
+	err := empty.Check()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want an *Error", err)
+	}
 	var keys []string
-	for _, p := range ps {
+	for _, p := range ce.Problems {
 		keys = append(keys, p.Key)
 	}
 	if got, want := strings.Join(keys, " "), "listen app.client_id app tenants"; got != want {
@@ -853,13 +857,13 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"))
+	_, _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("got %v, want an error wrapping fs.ErrNotExist", err)
 	}
 
 	f := writeFile(t, t.TempDir(), "mdegate.yaml", []byte("listen: ''\n"+minimal))
-	_, err = LoadConfig(f)
+	_, _, err = Load(f)
 	if want := "config " + f + ": 1 problem:\n  line 1: listen: is empty"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want prefix %q", err, want)
 	}
@@ -868,14 +872,14 @@ func TestLoadConfig(t *testing.T) {
 // TestConfigExample keeps config.example.yaml parseable.
 func TestConfigExample(t *testing.T) {
 	t.Setenv("MDEGATE_CLIENT_SECRET", "example-secret")
-	cfg, err := LoadConfig(filepath.Join("..", "..", "config.example.yaml"))
+	cfg, _, err := Load(filepath.Join("..", "..", "config.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Tenants) != 2 {
 		t.Errorf("got %d tenants, want 2", len(cfg.Tenants))
 	}
-	if cfg.App.secret != "example-secret" {
-		t.Errorf("got secret %q, want it from MDEGATE_CLIENT_SECRET", cfg.App.secret)
+	if cfg.Resolved.App.Secret != "example-secret" {
+		t.Errorf("got secret %q, want it from MDEGATE_CLIENT_SECRET", cfg.Resolved.App.Secret)
 	}
 }

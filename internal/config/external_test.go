@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"net/netip"
@@ -58,11 +58,11 @@ func TestParseConfigExternal(t *testing.T) {
 		"  host_suffix: .MdeGate.local",
 		"  default_tenant: CONTOSO",
 	)+minimal)
-	if u := cfg.publicURL(); u == nil || u.Host != "mdegate.example.com" || u.Path != "/mde/" {
+	if u := cfg.PublicBaseURL(); u == nil || u.Host != "mdegate.example.com" || u.Path != "/mde/" {
 		t.Errorf("public URL %v", u)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("::1/128")}
-	got := cfg.trustedProxies()
+	got := cfg.TrustedProxyPrefixes()
 	if len(got) != len(want) {
 		t.Fatalf("trusted proxies %v, want %v", got, want)
 	}
@@ -74,7 +74,7 @@ func TestParseConfigExternal(t *testing.T) {
 	if cfg.Routing.HostSuffix != ".MdeGate.local" || cfg.Routing.DefaultTenant != "CONTOSO" {
 		t.Errorf("routing %+v", cfg.Routing)
 	}
-	if d := mustParse(t, minimal); d.publicURL() != nil || d.trustedProxies() != nil {
-		t.Errorf("defaults: public URL %v, trusted proxies %v; want none", d.publicURL(), d.trustedProxies())
+	if d := mustParse(t, minimal); d.PublicBaseURL() != nil || d.TrustedProxyPrefixes() != nil {
+		t.Errorf("defaults: public URL %v, trusted proxies %v; want none", d.PublicBaseURL(), d.TrustedProxyPrefixes())
 	}
 }
