@@ -99,7 +99,7 @@ Try, in another shell:
 Stop with Ctrl-C. The gateway's JSON log follows.
 
 `, emu.LoginURL(), regionList(emu), base, demoContoso)
-	return serve(ctx, cfg, stdout)
+	return serve(ctx, cfg, stdout, gatewayOptions{})
 }
 
 func regionList(emu *emulator.Emulator) []string {

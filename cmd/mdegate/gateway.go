@@ -29,8 +29,7 @@ type gateway struct {
 	log     zerolog.Logger
 	metrics *metrics.Registry
 	now     func() time.Time
-	// quotaMinute is the quota window in place of a minute, from the first config (tests).
-	quotaMinute time.Duration
+	opts    gatewayOptions
 
 	cur      atomic.Pointer[generation]
 	draining atomic.Bool // shutting down: /readyz says so
@@ -63,9 +62,20 @@ type servedListener struct {
 	retired atomic.Bool
 }
 
-func newGateway(cfg *config.Config, stdout io.Writer, quotaMinute time.Duration) (*gateway, error) {
+// gatewayOptions are what tests change in a gateway; the zero value is what `mdegate serve`
+// runs.
+type gatewayOptions struct {
+	// Reload makes the gateway reload on each value received, as on SIGHUP, so tests need not
+	// signal the whole test process. Nil: only SIGHUP and the config file's watch reload.
+	Reload <-chan struct{}
+	// QuotaMinute is the quota window in place of a minute (an hour being 60 of them), so
+	// tests can match the emulator's short quota window. Zero: a minute.
+	QuotaMinute time.Duration
+}
+
+func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gateway, error) {
 	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
-		quotaMinute: quotaMinute}
+		opts: opts}
 	gw.log = gw.sink.logger()
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
 	gw.adminMux = gw.adminHandler()
@@ -223,7 +233,6 @@ func (gw *gateway) run(ctx context.Context) error {
 		}
 	}
 	defer watch.close()
-	hook := reloadTrigger(ctx)
 	for err == nil {
 		select {
 		case <-ctx.Done():
@@ -231,7 +240,7 @@ func (gw *gateway) run(ctx context.Context) error {
 		case err = <-gw.fatal:
 		case <-hup:
 			_ = gw.reload(false)
-		case <-hook:
+		case <-gw.opts.Reload:
 			_ = gw.reload(false)
 		case <-watch.events():
 			watch.arm()

@@ -22,7 +22,7 @@ func BenchmarkAcquire(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.Resolved.CAPEM = emu.CAPEM()
-	gw, err := newGateway(cfg, io.Discard, 0)
+	gw, err := newGateway(cfg, io.Discard, gatewayOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, stdout)
+		return serve(ctx, cfg, stdout, gatewayOptions{})
 	case "check-config":
 		cfg, _, err := config.Load(*configPath)
 		if err != nil {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
 	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
@@ -12,19 +9,6 @@ import (
 // The quota store: limits.redis shares the per (tenant, API family) quota state between
 // gateway replicas through Redis (proxy.RedisLimiter); without it each gateway shapes alone
 // in memory.
-
-type quotaMinuteKey struct{}
-
-// withQuotaMinute returns a context whose serve counts quotas in windows of d instead of a
-// minute (an hour being 60 of them), so tests can match the emulator's short quota window.
-func withQuotaMinute(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, quotaMinuteKey{}, d)
-}
-
-func quotaMinute(ctx context.Context) time.Duration {
-	d, _ := ctx.Value(quotaMinuteKey{}).(time.Duration)
-	return d
-}
 
 // newLimiter builds the generation's quota limiter: nil when shaping is off, a RedisLimiter
 // (returned twice, the second time to report its state and close it) with limits.redis, else
@@ -37,14 +21,14 @@ func (gw *gateway) newLimiter(cfg *config.Config, routes *routing.Table) (proxy.
 	if r := cfg.Limits.Redis; r != nil {
 		l, err := proxy.NewRedisLimiter(proxy.RedisLimiterOptions{
 			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TenantIDs: ids,
-			Minute: gw.quotaMinute, Logger: gw.log.With().Str("component", "quota").Logger(),
+			Minute: gw.opts.QuotaMinute, Logger: gw.log.With().Str("component", "quota").Logger(),
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 		return l, l, nil
 	}
-	return proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: ids, Minute: gw.quotaMinute}), nil, nil
+	return proxy.NewMemoryLimiter(proxy.MemoryLimiterOptions{TenantIDs: ids, Minute: gw.opts.QuotaMinute}), nil, nil
 }
 
 // quotaStore is the quota store's state for /metrics and /readyz: whether limits.redis is set,

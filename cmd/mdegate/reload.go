@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,22 +11,9 @@ import (
 	"github.com/mdegate/mdegate/internal/config"
 )
 
-// Reload triggers: SIGHUP, a change of the config file (watched), and, for tests, a channel
-// carried by the context (withReloadTrigger). All of them end in gateway.reload, which runs on
-// the run goroutine, one at a time.
-
-type reloadTriggerKey struct{}
-
-// withReloadTrigger returns a context whose serve reloads on each value sent on ch, as on
-// SIGHUP. Tests use it instead of signalling the whole test process.
-func withReloadTrigger(ctx context.Context, ch <-chan struct{}) context.Context {
-	return context.WithValue(ctx, reloadTriggerKey{}, ch)
-}
-
-func reloadTrigger(ctx context.Context) <-chan struct{} {
-	ch, _ := ctx.Value(reloadTriggerKey{}).(<-chan struct{})
-	return ch
-}
+// Reload triggers: SIGHUP, a change of the config file (watched), and, for tests,
+// gatewayOptions.Reload. All of them end in gateway.reload, which runs on the run goroutine,
+// one at a time.
 
 // watchDebounce lets an editor or a ConfigMap swap finish writing before the file is read.
 const watchDebounce = 200 * time.Millisecond

@@ -12,9 +12,10 @@ import (
 )
 
 // serve wires config → routing → tokens → proxy → server and runs until ctx is done,
-// reloading on SIGHUP or a change of the config file (gateway.go, reload.go).
-func serve(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
-	gw, err := newGateway(cfg, stdout, quotaMinute(ctx))
+// reloading on SIGHUP or a change of the config file (gateway.go, reload.go). Only tests set
+// opts.
+func serve(ctx context.Context, cfg *config.Config, stdout io.Writer, opts gatewayOptions) error {
+	gw, err := newGateway(cfg, stdout, opts)
 	if err != nil {
 		return err
 	}
