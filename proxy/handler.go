@@ -381,8 +381,8 @@ func (h *Handler) logCall(c *call, r *http.Request, total time.Duration) {
 	}
 	ev.Str("method", r.Method).Str("path", p).Int("status", c.statusCode()).
 		Int64("bytes_out", c.bytes).
-		Float64("duration_ms", ms(total)).
-		Float64("upstream_ms", ms(c.upstream))
+		Float64("duration_ms", routing.Millis(total)).
+		Float64("upstream_ms", routing.Millis(c.upstream))
 	if c.code != "" {
 		ev.Str("error", c.code)
 	}
@@ -405,8 +405,6 @@ func (h *Handler) observe(c *call, r *http.Request, total time.Duration) {
 	}
 	h.metrics.Done(o)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Value makes a call the context of its forwarded request: callKey{} finds the call, every
 // other key the caller's context.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
 )
 
@@ -318,7 +319,7 @@ func logRetries(ev *zerolog.Event, c *call) {
 		ev.Str("failover_from", c.failoverFrom)
 	}
 	if c.throttleWait > 0 {
-		ev.Float64("throttle_wait_ms", ms(c.throttleWait))
+		ev.Float64("throttle_wait_ms", routing.Millis(c.throttleWait))
 	}
 	if c.replayed401 {
 		ev.Bool("replayed_401", true)

@@ -270,10 +270,7 @@ func (gw *gateway) logListening(cfg *config.Config) {
 // shutdown stops both servers gracefully within shutdown_timeout, then closes what is left.
 func (gw *gateway) shutdown() error {
 	gw.draining.Store(true)
-	timeout := gw.cur.Load().cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = defaultShutdownTimeout
-	}
+	timeout := gw.cur.Load().cfg.ShutdownGrace()
 	gw.log.Info().Dur("timeout", timeout).Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -335,8 +332,6 @@ func (gw *gateway) close() {
 		g.release()
 	}
 }
-
-const defaultShutdownTimeout = 30 * time.Second
 
 // tenantStatus feeds the token metrics from the current generation.
 func (gw *gateway) tenantStatus() []metrics.TenantStatus {

@@ -32,7 +32,7 @@ func startProber(ctx context.Context, cfg *config.Config, routes *routing.Table,
 		d := zerolog.Dict()
 		for _, pr := range probes {
 			if pr.Reachable {
-				d.Float64(pr.Endpoint.Region, ms(pr.RTT))
+				d.Float64(pr.Endpoint.Region, routing.Millis(pr.RTT))
 			} else {
 				d.Str(pr.Endpoint.Region, "unreachable")
 			}
@@ -71,7 +71,7 @@ func regions(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	for _, p := range probes {
 		rtt, mark := "-", ""
 		if p.Reachable {
-			rtt = fmt.Sprintf("%.1fms", ms(p.RTT))
+			rtt = fmt.Sprintf("%.1fms", routing.Millis(p.RTT))
 		}
 		if p.Endpoint == nearest {
 			mark = "<- auto"
@@ -87,8 +87,6 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
-
-func ms(d interface{ Microseconds() int64 }) float64 { return float64(d.Microseconds()) / 1000 }
 
 func tenantIDs(t *routing.Table) []string {
 	ids := make([]string, 0, len(t.Tenants()))

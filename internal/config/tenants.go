@@ -22,11 +22,12 @@ type TenantConfig struct {
 	App *AppConfig `yaml:"app"`
 }
 
-// TenantIndex returns the index in Tenants of the tenant that key (a name or ID) names,
-// case-insensitively, or -1.
+// TenantIndex returns the index in Tenants of the tenant that key (a name or ID) names, as
+// routing.Table.Resolve matches it, or -1. Every lookup of a configured tenant goes through
+// it.
 func (c *Config) TenantIndex(key string) int {
 	for i, t := range c.Tenants {
-		if strings.EqualFold(t.Name, key) || strings.EqualFold(t.ID, key) {
+		if routing.Names(t.Name, t.ID, key) {
 			return i
 		}
 	}
