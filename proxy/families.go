@@ -15,7 +15,7 @@ type FamilyLimits struct {
 	// (which is none for some families); a negative value means no hourly limit.
 	PerHour int
 	// Timeout bounds the wait for MDE's response headers. Zero means the family's default,
-	// else Options.UpstreamTimeout.
+	// else Options.CallTimeout.
 	Timeout time.Duration
 }
 

@@ -45,12 +45,13 @@ type Options struct {
 	// Families overrides the built-in limits and timeouts of API families, by name (see
 	// FamilyNames). Nil means the built-in ones.
 	Families map[string]FamilyLimits
-	// UpstreamTimeout is the header timeout of families that set none. Zero means
+	// CallTimeout bounds the wait for MDE's response headers of a call whose family sets no
+	// timeout of its own (limits.upstream_timeout). Zero means DefaultHeaderTimeout.
+	CallTimeout time.Duration
+	// TransportHeaderTimeout is the ResponseHeaderTimeout Transport was built with, the
+	// longest any call may wait; a call with a shorter timeout gets its own timer. Zero means
 	// DefaultHeaderTimeout.
-	UpstreamTimeout time.Duration
-	// HeaderTimeout is the response header timeout of Transport; a family with a shorter
-	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
-	HeaderTimeout time.Duration
+	TransportHeaderTimeout time.Duration
 	// Clients are the callers allowed in and what each may do (see auth.go). Empty: every
 	// request is let through anonymously, so whoever can reach the listener is trusted.
 	Clients []Client

@@ -299,11 +299,11 @@ func (h *Handler) initRetry(opts Options) {
 	if h.maxWait <= 0 {
 		h.maxWait = 10 * time.Second
 	}
-	h.headerTimeout = opts.HeaderTimeout
+	h.headerTimeout = opts.TransportHeaderTimeout
 	if h.headerTimeout <= 0 {
 		h.headerTimeout = DefaultHeaderTimeout
 	}
-	timeout := opts.UpstreamTimeout
+	timeout := opts.CallTimeout
 	if timeout <= 0 {
 		timeout = DefaultHeaderTimeout
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -345,4 +346,9 @@ func (gw *gateway) tenantStatus() []metrics.TenantStatus {
 		out[i] = metrics.TenantStatus{Name: tn.Name, Region: tn.Endpoint.Region, Status: g.tokens.Status(tn.ID)}
 	}
 	return out
+}
+
+// newStdLogger routes net/http's own complaints (TLS handshake errors, panics) to zerolog.
+func newStdLogger(log zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(log.With().Str("component", "http").Logger(), "", 0)
 }

@@ -116,7 +116,7 @@ func credentialKey(c *config.Config) string {
 }
 
 // newGeneration builds a generation from cfg, reusing prev's token source when the app
-// credentials are unchanged. onFetch receives the token source's fetch reports.
+// credentials are unchanged (newSource reports its fetches to the metrics).
 func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generation, error) {
 	routes, err := routing.New(cfg.RoutingOptions())
 	if err != nil {
@@ -166,17 +166,17 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
 		Metrics: gw.metrics,
 
-		Clients:         cfg.ProxyClients(),
-		MaxBody:         cfg.Limits.MaxBody,
-		Limiter:         limiter,
-		MaxWait:         cfg.Limits.MaxWait,
-		Families:        families,
-		UpstreamTimeout: cfg.Limits.UpstreamTimeout,
-		HeaderTimeout:   headerTimeout,
-		HostSuffix:      cfg.Routing.HostSuffix,
-		DefaultTenant:   cfg.Routing.DefaultTenant,
-		PublicURL:       cfg.PublicBaseURL(),
-		TrustedProxies:  cfg.TrustedProxyPrefixes(),
+		Clients:                cfg.ProxyClients(),
+		MaxBody:                cfg.Limits.MaxBody,
+		Limiter:                limiter,
+		MaxWait:                cfg.Limits.MaxWait,
+		Families:               families,
+		CallTimeout:            cfg.Limits.UpstreamTimeout,
+		TransportHeaderTimeout: headerTimeout,
+		HostSuffix:             cfg.Routing.HostSuffix,
+		DefaultTenant:          cfg.Routing.DefaultTenant,
+		PublicURL:              cfg.PublicBaseURL(),
+		TrustedProxies:         cfg.TrustedProxyPrefixes(),
 	})
 	if err != nil {
 		if redisLimiter != nil {

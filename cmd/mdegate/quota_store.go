@@ -61,3 +61,12 @@ func (g *generation) quotaState() string {
 		return "degraded"
 	}
 }
+
+// tenantIDs lists the configured tenants' IDs, which the quota limiters key their state by.
+func tenantIDs(t *routing.Table) []string {
+	ids := make([]string, 0, len(t.Tenants()))
+	for _, tn := range t.Tenants() {
+		ids = append(ids, tn.ID)
+	}
+	return ids
+}

@@ -178,7 +178,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	}
 
 	ps := w.problems
-	res, found := cfg.check()
+	res, found := cfg.complete()
 	for _, p := range found {
 		if !w.isBroken(p.Key) {
 			ps = append(ps, p)
@@ -201,7 +201,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 // does after decoding: empty values take their defaults, the files it names are read into
 // Resolved, and every problem is reported in an *Error.
 func (c *Config) Check() error {
-	res, ps := c.check()
+	res, ps := c.complete()
 	if len(ps) > 0 {
 		return &Error{Path: c.Name, Problems: ps} // no lines to order by: in the order found
 	}
@@ -210,9 +210,9 @@ func (c *Config) Check() error {
 	return nil
 }
 
-// check fills empty values with their defaults, resolves the files the config names and
+// complete fills empty values with their defaults, resolves the files the config names and
 // validates it, returning what it resolved and every problem found.
-func (c *Config) check() (Resolved, []Problem) {
+func (c *Config) complete() (Resolved, []Problem) {
 	c.fillDefaults()
 	c.defaultFederated(os.Getenv("AZURE_FEDERATED_TOKEN_FILE"))
 	var ps problems
