@@ -163,7 +163,7 @@ func (a *AppConfig) validate(key string, ps *problems) {
 	case id == "":
 		ps.add(key+".client_id", "is required (the application (client) ID of the Entra app, a GUID)")
 	case !isGUID(id):
-		ps.add(key+".client_id", "%q is not a GUID", id)
+		ps.add(key+".client_id", "is not a GUID") // not quoted: a secret may have been pasted here
 	}
 	var creds []string
 	for _, cr := range []struct{ key, value string }{
@@ -191,15 +191,15 @@ func (a *AppConfig) validate(key string, ps *problems) {
 		ps.add(key+".client_secret", "is blank")
 	}
 	if s := a.Scope; s != "" && !strings.HasSuffix(s, "/.default") {
-		ps.add(key+".scope", "%q must end in /.default (client-credentials tokens are issued for a resource's .default scope)", s)
+		ps.add(key+".scope", "must end in /.default (client-credentials tokens are issued for a resource's .default scope)")
 	}
 	for i, r := range a.Roles {
 		if r == "" || strings.ContainsAny(r, " \t,") {
-			ps.add(fmt.Sprintf("%s.roles[%d]", key, i), "%q is not a role name (such as Alert.Read.All)", r)
+			ps.add(fmt.Sprintf("%s.roles[%d]", key, i), "is not a role name (such as Alert.Read.All)")
 		}
 	}
 	if u := a.RedirectURI; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://localhost") {
-		ps.add(key+".redirect_uri", "%q must be an https URL (or http://localhost...), as Entra requires of reply URLs", u)
+		ps.add(key+".redirect_uri", "must be an https URL (or http://localhost...), as Entra requires of reply URLs")
 	}
 }
 

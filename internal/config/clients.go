@@ -46,10 +46,10 @@ func (c *Config) validateClients(ps *problems) {
 		case cl.Name == "":
 			ps.add(key+".name", "is required (it names the caller in logs and answers)")
 		case !namePattern.MatchString(cl.Name):
-			ps.add(key+".name", "%q is invalid (use letters, digits, '.', '_' and '-')", cl.Name)
+			ps.add(key+".name", "is invalid (use letters, digits, '.', '_' and '-')")
 		default:
 			if j, dup := names[cl.Name]; dup {
-				ps.add(key+".name", "%q is also the name of clients[%d]", cl.Name, j)
+				ps.add(key+".name", "is also the name of clients[%d]", j)
 			}
 			names[cl.Name] = i
 		}
@@ -71,7 +71,7 @@ func (c *Config) validateClients(ps *problems) {
 				ps.add(key+".cert_subject", "needs tls.client_ca_file: only a verified client certificate can identify a caller")
 			}
 			if j, dup := subjects[s]; dup {
-				ps.add(key+".cert_subject", "%q is also the cert_subject of clients[%d]", s, j)
+				ps.add(key+".cert_subject", "is also the cert_subject of clients[%d]", j)
 			}
 			subjects[s] = i
 		}
@@ -80,14 +80,14 @@ func (c *Config) validateClients(ps *problems) {
 		}
 		for j, t := range cl.Tenants {
 			if t != "*" && c.TenantIndex(t) < 0 {
-				ps.add(fmt.Sprintf("%s.tenants[%d]", key, j), "%q is not the name or id of a configured tenant", t)
+				ps.add(fmt.Sprintf("%s.tenants[%d]", key, j), "is not the name or id of a configured tenant")
 			}
 		}
 		if d := cl.DefaultTenant; d != "" {
 			if c.TenantIndex(d) < 0 {
-				ps.add(key+".default_tenant", "%q is not the name or id of a configured tenant", d)
+				ps.add(key+".default_tenant", "is not the name or id of a configured tenant")
 			} else if !slices.Contains(cl.Tenants, "*") && !slices.ContainsFunc(cl.Tenants, func(t string) bool { return c.TenantIndex(t) == c.TenantIndex(d) }) {
-				ps.add(key+".default_tenant", "%q is not among the client's tenants", d)
+				ps.add(key+".default_tenant", "is not among the client's tenants")
 			}
 		}
 		if cl.Allow != nil && len(cl.Allow) == 0 {
@@ -110,10 +110,10 @@ func (c *Config) validateAnonymous(ps *problems) {
 	const why = "is not loopback and no clients are configured: anyone who can reach it could act on every customer's machines. " +
 		"Add a clients section, listen on 127.0.0.1, ::1 or unix:/path, or set allow_anonymous: true"
 	if checkListen(c.Listen) == "" && !isPrivateListen(c.Listen) {
-		ps.add("listen", "%q %s", c.Listen, why)
+		ps.add("listen", "%s", why)
 	}
 	if c.TLS.Listen != "" && checkListen(c.TLS.Listen) == "" && !isPrivateListen(c.TLS.Listen) {
-		ps.add("tls.listen", "%q %s", c.TLS.Listen, why)
+		ps.add("tls.listen", "%s", why)
 	}
 }
 

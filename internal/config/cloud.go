@@ -76,7 +76,7 @@ func (c *CloudConfig) validate(ps *problems) {
 	for _, name := range sortedKeys(c.Regions) {
 		key := "cloud.regions." + name
 		if !namePattern.MatchString(name) {
-			ps.add(key, "region name %q is invalid (use letters, digits, '.', '_' and '-')", name)
+			ps.add(key, "region name is invalid (use letters, digits, '.', '_' and '-')")
 		}
 		if msg := checkHTTPSURL(c.Regions[name], true); msg != "" {
 			ps.add(key, "%s", msg)

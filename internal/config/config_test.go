@@ -154,15 +154,15 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "listen empty", yaml: `listen: ""` + "\n" + minimal,
 			want: []string{`line 1: listen: is empty; want host:port or unix:/path (e.g. 127.0.0.1:8080)`}},
 		{name: "listen not host:port", yaml: "listen: localhost\n" + minimal,
-			want: []string{`line 1: listen: "localhost" is not host:port or unix:/path`}},
+			want: []string{`line 1: listen: is not host:port or unix:/path`}},
 		{name: "listen bad port", yaml: "listen: 127.0.0.1:http\n" + minimal,
-			want: []string{`line 1: listen: "127.0.0.1:http": port "http" is not a number`}},
+			want: []string{`line 1: listen: the port is not a number from 0 to 65535`}},
 		{name: "listen relative unix socket", yaml: "listen: unix:mdegate.sock\n" + minimal,
-			want: []string{`line 1: listen: "unix:mdegate.sock": the socket path must be absolute`}},
+			want: []string{`line 1: listen: the socket path must be absolute`}},
 		{name: "admin_listen not host:port", yaml: "admin_listen: localhost\n" + minimal,
-			want: []string{`line 1: admin_listen: "localhost" is not host:port or unix:/path`}},
+			want: []string{`line 1: admin_listen: is not host:port or unix:/path`}},
 		{name: "admin_listen same as listen", yaml: "listen: 127.0.0.1:8080\nadmin_listen: 127.0.0.1:8080\n" + minimal,
-			want: []string{`line 2: admin_listen: "127.0.0.1:8080" is also listen`}},
+			want: []string{`line 2: admin_listen: is also listen`}},
 		{name: "shutdown_timeout negative", yaml: "shutdown_timeout: -1s\n" + minimal,
 			want: []string{`line 1: shutdown_timeout: -1s is negative`}},
 		{name: "shutdown_timeout not a duration", yaml: "shutdown_timeout: soon\n" + minimal,
@@ -183,11 +183,11 @@ func TestParseConfigProblems(t *testing.T) {
 			// Without a region table there is nothing to check regions against.
 			not: []string{"is not a region"}},
 		{name: "login endpoint not https", yaml: lines("cloud:", "  login_endpoint: http://127.0.0.1:9443") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "http://127.0.0.1:9443" is not an https URL`}},
+			want: []string{`line 2: cloud.login_endpoint: is not an https URL`}},
 		{name: "login endpoint with path", yaml: lines("cloud:", "  login_endpoint: https://127.0.0.1:9443/common") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "https://127.0.0.1:9443/common" must not have a path`}},
+			want: []string{`line 2: cloud.login_endpoint: must not have a path`}},
 		{name: "login endpoint with user info is redacted", yaml: lines("cloud:", "  login_endpoint: https://u:pw-1234@login.example") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "https://u:xxxxx@login.example" must not contain user info`},
+			want: []string{`line 2: cloud.login_endpoint: must not contain user info`},
 			not:  []string{"pw-1234"}},
 		{name: "ca file missing", yaml: lines("cloud:", "  ca_file: @DIR@/nope.pem") + minimal,
 			want: []string{`line 2: cloud.ca_file: cannot read @DIR@/nope.pem: no such file or directory`}},
@@ -195,11 +195,11 @@ func TestParseConfigProblems(t *testing.T) {
 			files: map[string][]byte{"ca.pem": []byte("not a certificate\n")},
 			want:  []string{`line 2: cloud.ca_file: @DIR@/ca.pem holds no PEM certificates`}},
 		{name: "region not https", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu: http://eu.api.example") + minimal,
-			want: []string{`line 4: cloud.regions.eu: "http://eu.api.example" is not an https URL`}},
+			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
 		{name: "region with query", yaml: lines("cloud:", "  regions:", "    global: https://api.example?x=1") + minimal,
-			want: []string{`line 3: cloud.regions.global: "https://api.example?x=1" must not have a query or fragment`}},
+			want: []string{`line 3: cloud.regions.global: must not have a query or fragment`}},
 		{name: "region empty", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu:") + minimal,
-			want: []string{`line 4: cloud.regions.eu: "" is not an https URL`}},
+			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
 		{name: "regions without global", yaml: lines("cloud:", "  regions:", "    eu: https://eu.api.example") + minimal,
 			want: []string{`line 2: cloud.regions: has no "global" entry; it is required when regions are set`},
 			// routing.region defaults to global; that is not reported a second time.
@@ -209,7 +209,7 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "client id missing", yaml: lines("app:", "  client_secret: s3cret") + tenantsOnly,
 			want: []string{`line 1: app.client_id: is required`}},
 		{name: "client id not a GUID", yaml: lines("app:", "  client_id: my-app", "  client_secret: s3cret") + tenantsOnly,
-			want: []string{`line 2: app.client_id: "my-app" is not a GUID`}},
+			want: []string{`line 2: app.client_id: is not a GUID`}},
 		{name: "no credential", yaml: lines("app:", "  client_id: "+clientID) + tenantsOnly,
 			want: []string{`line 1: app: no credential: set client_secret, client_secret_file or certificate_file`}},
 		{name: "federated and secret", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  federated_token_file: @DIR@/token") + tenantsOnly,
@@ -219,8 +219,8 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 3: app.federated_token_file: cannot read @DIR@/token: no such file or directory`}},
 		{name: "bad roles and redirect URI", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  roles: [Alert.Read.All, 'Machine.Read.All, x']", "  redirect_uri: http://example.com/cb") + tenantsOnly,
 			want: []string{
-				`line 4: app.roles[1]: "Machine.Read.All, x" is not a role name`,
-				`line 5: app.redirect_uri: "http://example.com/cb" must be an https URL`,
+				`line 4: app.roles[1]: is not a role name`,
+				`line 5: app.redirect_uri: must be an https URL`,
 			}},
 		{name: "tenant app checked like the app", yaml: minimal + lines(
 			"  - name: fabrikam",
@@ -229,7 +229,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"      client_id: nope",
 			"      client_secret_file: @DIR@/missing"),
 			want: []string{
-				`line 10: tenants[1].app.client_id: "nope" is not a GUID`,
+				`line 10: tenants[1].app.client_id: is not a GUID`,
 				`line 11: tenants[1].app.client_secret_file: cannot read @DIR@/missing`,
 			}},
 		{name: "tenant app without credential", yaml: minimal + lines(
@@ -281,11 +281,11 @@ func TestParseConfigProblems(t *testing.T) {
 			files: map[string][]byte{"cert.pem": p.ecCombo},
 			want:  []string{`line 3: app.certificate_file: @DIR@/cert.pem: key must be an RSA key`}},
 		{name: "app scope without .default", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  scope: https://api.securitycenter.microsoft.com") + tenantsOnly,
-			want: []string{`line 4: app.scope: "https://api.securitycenter.microsoft.com" must end in /.default`}},
+			want: []string{`line 4: app.scope: must end in /.default`}},
 
 		// routing
 		{name: "tenant header invalid", yaml: lines("routing:", "  tenant_header: X Tenant") + minimal,
-			want: []string{`line 2: routing.tenant_header: "X Tenant" is not a valid HTTP header name`}},
+			want: []string{`line 2: routing.tenant_header: is not a valid HTTP header name`}},
 		{name: "tenant header reserved", yaml: lines("routing:", "  tenant_header: authorization") + minimal,
 			want: []string{`line 2: routing.tenant_header: "authorization" is a header the proxy itself sets or consumes`}},
 		{name: "routing region unknown", yaml: lines("routing:", "  region: mars") + minimal,
@@ -298,12 +298,12 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "limits", yaml: lines("limits:", "  shape: maybe", "  max_wait: -1s", "  families:", "    alert: {per_minute: 10}", "    machines: {per_minute: -2, per_hour: -3, timeout: -3s}", "    alerts: {per_minute: -1, per_hour: -1}") + minimal,
 			want: []string{`line 2: limits.shape: expected true or false`,
 				`line 3: limits.max_wait: -1s is negative`,
-				`line 5: limits.families.alert: "alert" is not an API family (known: other, alerts,`,
+				`line 5: limits.families.alert: is not an API family (known: other, alerts,`,
 				`line 6: limits.families.machines.per_minute: -2 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.per_hour: -3 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.timeout: -3s is negative`}},
 		{name: "limits.redis", yaml: lines("limits:", "  shape: false", "  redis:", "    url: ftp://:pw-in-url@host/0", "    timeout: -1ms") + minimal,
-			want: []string{`line 4: limits.redis.url: invalid URL scheme: ftp`,
+			want: []string{`line 4: limits.redis.url: is not a redis:// or rediss:// URL`,
 				`line 5: limits.redis.timeout: -1ms is negative`,
 				`line 3: limits.redis: is set but limits.shape is false`}},
 		{name: "limits.redis without url", yaml: lines("limits:", "  redis: {key_prefix: gw1:}") + minimal,
@@ -322,17 +322,17 @@ func TestParseConfigProblems(t *testing.T) {
 				`line 5: tenants[0].name: is required`,
 			}},
 		{name: "tenant name invalid", yaml: appOnly + lines("tenants:", "  - name: con toso", "    id: "+tenantID),
-			want: []string{`line 5: tenants[0].name: "con toso" is invalid (use letters, digits, '.', '_' and '-')`}},
+			want: []string{`line 5: tenants[0].name: is invalid (use letters, digits, '.', '_' and '-')`}},
 		{name: "tenant id not a GUID", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: fabrikam",
 			"    id: abc"),
-			want: []string{`line 8: tenants[1].id: "abc" is not a GUID`},
+			want: []string{`line 8: tenants[1].id: is not a GUID`},
 			not:  []string{"not a domain"}},
 		{name: "tenant id a domain", yaml: appOnly + lines("tenants:", "  - name: contoso", "    id: contoso.onmicrosoft.com"),
-			want: []string{`line 6: tenants[0].id: "contoso.onmicrosoft.com" is not a GUID (use the tenant ID, not a domain name)`}},
+			want: []string{`line 6: tenants[0].id: is not a GUID (use the tenant ID, not a domain name)`}},
 		{name: "tenant region unknown", yaml: appOnly + lines("tenants:", "  - name: contoso", "    id: "+tenantID, "    region: mars"),
 			want: []string{`line 7: tenants[0].region: "mars" is not a region of cloud public (valid: aea, au, eu, global, ina, swa, uk, us)`}},
 		{name: "duplicate names case-insensitive", yaml: appOnly + lines(
@@ -341,21 +341,21 @@ func TestParseConfigProblems(t *testing.T) {
 			"    id: "+tenantID,
 			"  - name: Contoso",
 			"    id: "+tenant2),
-			want: []string{`line 7: tenants[1].name: "Contoso" is also the name of tenants[0] (names are case-insensitive)`}},
+			want: []string{`line 7: tenants[1].name: is also the name of tenants[0] (names are case-insensitive)`}},
 		{name: "duplicate ids case-insensitive", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: fabrikam",
 			"    id: "+strings.ToUpper(tenantID)),
-			want: []string{`line 8: tenants[1].id: "` + strings.ToUpper(tenantID) + `" is also the id of tenants[0]`}},
+			want: []string{`line 8: tenants[1].id: is also the id of tenants[0]`}},
 		{name: "name is another tenant's id", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: "+strings.ToUpper(tenantID),
 			"    id: "+tenant2),
-			want: []string{`line 7: tenants[1].name: "` + strings.ToUpper(tenantID) + `" looks like a GUID; names must not, so they cannot be mistaken for tenant IDs (it is the id of tenants[0])`}},
+			want: []string{`line 7: tenants[1].name: looks like a GUID; names must not, so they cannot be mistaken for tenant IDs (it is the id of tenants[0])`}},
 
 		// the YAML itself
 		{name: "unknown keys at every depth", yaml: lines(
@@ -397,7 +397,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"    id: abc"),
 			want: []string{
 				`line 5: tenants[0]: expected a mapping, got a single value`,
-				`line 7: tenants[1].id: "abc" is not a GUID`,
+				`line 7: tenants[1].id: is not a GUID`,
 			},
 			not: []string{"tenants[0].name", "tenants[0].id"}},
 		{name: "null tenant keeps later indexes", yaml: appOnly + lines(
@@ -405,7 +405,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"  -",
 			"  - name: fabrikam",
 			"    id: abc"),
-			want: []string{`line 5: tenants[0].id: is required`, `line 7: tenants[1].id: "abc" is not a GUID`}},
+			want: []string{`line 5: tenants[0].id: is required`, `line 7: tenants[1].id: is not a GUID`}},
 		{name: "mapping where the region URL goes", yaml: lines("cloud:", "  regions:", "    global: {url: https://api.example}") + minimal,
 			want: []string{`line 3: cloud.regions.global: expected a string, got a mapping`}},
 		// yaml.v3 reports the line of the mapping it was parsing, not of the stray key.
@@ -562,6 +562,19 @@ func TestParseConfigNeverEchoesSecrets(t *testing.T) {
 		{name: "redis password, bad scheme", yaml: lines("limits:", "  redis: {url: 'http://:"+secret+"@host/0'}")},
 		{name: "redis password in a list", yaml: lines("limits:", "  redis: {url: [redis://:"+secret+"@host/0]}")},
 		{name: "redis password, wrong tag", yaml: lines("limits:", "  redis: {url: !!int redis://:"+secret+"@host/0}")},
+		// Issue 14 item 9: config errors echoed secrets pasted in the wrong place.
+		{name: "redis password after the slash", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/"+secret+"'}")},
+		{name: "redis password in a query value", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/0?dial_timeout="+secret+"'}")},
+		{name: "redis password as a query option", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/0?"+secret+"=1'}")},
+		{name: "secret pasted as a key", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "  "+secret+": x")},
+		{name: "secret pasted as a top-level key", yaml: secret + ": x\n" + minimal},
+		{name: "secret pasted into client_id", yaml: lines("app:", "  client_id: "+secret, "  client_secret: x")},
+		{name: "secret pasted into a tenant id", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "tenants:", "  - {name: fabrikam, id: "+secret+"}")},
+		{name: "secret pasted into scope and roles", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "  scope: "+secret, "  roles: ['"+secret+" x']")},
+		{name: "secret in a login endpoint", yaml: lines("cloud:", "  login_endpoint: 'https://login.example/?key="+secret+"'")},
+		{name: "secret in an unparsable URL", yaml: lines("public_url: 'https://" + secret + "\x7f:x'")},
+		{name: "secret in listen", yaml: lines("listen: " + secret)},
+		{name: "secret in a trusted proxy", yaml: lines("trusted_proxies: [" + secret + "]")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -711,7 +724,8 @@ func TestParseConfigEnvExpansion(t *testing.T) {
 	t.Run("keys are not expanded", func(t *testing.T) {
 		t.Setenv("MDEGATE_TEST_KEY", "listen")
 		_, err := parse(t, "${MDEGATE_TEST_KEY}: 127.0.0.1:1\n"+minimal)
-		if want := `unknown key "${MDEGATE_TEST_KEY}"`; err == nil || !strings.Contains(err.Error(), want) {
+		// Not named: it does not look like a key (issue 14 item 9: a pasted secret would not).
+		if want := `line 1: an unknown key`; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want substring %q", err, want)
 		}
 	})

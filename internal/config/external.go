@@ -18,7 +18,7 @@ func (c *Config) validateExternal(ps *problems) {
 	}
 	for i, p := range c.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
-			ps.add(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix (e.g. 10.0.0.0/8)", p)
+			ps.add(fmt.Sprintf("trusted_proxies[%d]", i), "is not an IP address or CIDR prefix (e.g. 10.0.0.0/8)")
 		}
 	}
 }

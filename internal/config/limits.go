@@ -77,7 +77,7 @@ func (c *Config) validateLimits(ps *problems) {
 		key := "limits.families." + name
 		f := l.Families[name]
 		if !oneOf(name, known) {
-			ps.add(key, "%q is not an API family (known: %s)", name, strings.Join(known, ", "))
+			ps.add(key, "is not an API family (known: %s)", strings.Join(known, ", "))
 			continue
 		}
 		if f.PerMinute < unlimited {
@@ -99,7 +99,7 @@ func (c *Config) validateLimits(ps *problems) {
 			ps.add("limits.redis.url", "is required (redis://host:6379/0)")
 		default:
 			if _, err := proxy.ParseRedisURL(r.URL); err != nil {
-				ps.add("limits.redis.url", "%s", err.Error())
+				ps.add("limits.redis.url", "%s", redisURLProblem(err))
 			}
 		}
 		if r.Timeout < 0 {
@@ -127,4 +127,23 @@ func (l LimitsConfig) ProxyLimits() (families map[string]proxy.FamilyLimits, hea
 		headerTimeout = max(headerTimeout, f.Timeout)
 	}
 	return families, headerTimeout
+}
+
+// redisURLProblem says what is wrong with limits.redis.url from proxy.ParseRedisURL's error,
+// in words of its own: the Redis client's messages repeat the database path and query
+// values, where a password may have been pasted.
+func redisURLProblem(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "URL scheme"):
+		return "is not a redis:// or rediss:// URL"
+	case strings.Contains(msg, "database number"), strings.Contains(msg, "URL path"):
+		return "must end in a database number such as /0"
+	case strings.Contains(msg, "unix socket"):
+		return "has an empty unix socket path"
+	case strings.Contains(msg, "not a valid URL"):
+		return "is not a valid URL"
+	default:
+		return "has an unknown or invalid query option"
+	}
 }

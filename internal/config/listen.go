@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -39,7 +38,7 @@ func (c *Config) validateListen(ps *problems) {
 		if msg := checkListen(c.AdminListen); msg != "" {
 			ps.add("admin_listen", "%s", msg)
 		} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-			ps.add("admin_listen", "%q is also listen; leave admin_listen unset to serve both on one listener", c.AdminListen)
+			ps.add("admin_listen", "is also listen; leave admin_listen unset to serve both on one listener")
 		}
 	}
 	if c.ShutdownTimeout < 0 {
@@ -63,16 +62,16 @@ func checkListen(s string) string {
 	}
 	if p, ok := strings.CutPrefix(s, "unix:"); ok {
 		if !filepath.IsAbs(p) {
-			return fmt.Sprintf("%q: the socket path must be absolute", s)
+			return "the socket path must be absolute"
 		}
 		return ""
 	}
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Sprintf("%q is not %s", s, want)
+		return "is not " + want
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", s, port)
+		return "the port is not a number from 0 to 65535"
 	}
 	return ""
 }

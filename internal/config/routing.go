@@ -37,7 +37,7 @@ var reservedHeaders = map[string]bool{
 func (c *Config) validateRouting(ps *problems) {
 	r := &c.Routing
 	if h := r.TenantHeader; !isToken(h) {
-		ps.add("routing.tenant_header", "%q is not a valid HTTP header name", h)
+		ps.add("routing.tenant_header", "is not a valid HTTP header name")
 	} else if reservedHeaders[strings.ToLower(h)] {
 		ps.add("routing.tenant_header", "%q is a header the proxy itself sets or consumes; pick another", h)
 	}
@@ -46,10 +46,10 @@ func (c *Config) validateRouting(ps *problems) {
 		ps.add("routing.probe_interval", "%v is negative", r.ProbeInterval)
 	}
 	if s := r.HostSuffix; s != "" && !validHostSuffix(s) {
-		ps.add("routing.host_suffix", "%q is not a DNS suffix starting with a dot (e.g. .mdegate.local)", s)
+		ps.add("routing.host_suffix", "is not a DNS suffix starting with a dot (e.g. .mdegate.local)")
 	}
 	if d := r.DefaultTenant; d != "" && c.TenantIndex(d) < 0 {
-		ps.add("routing.default_tenant", "%q is not the name or id of a tenant in tenants", d)
+		ps.add("routing.default_tenant", "is not the name or id of a tenant in tenants")
 	}
 }
 

@@ -63,10 +63,10 @@ func (c *Config) validateTenants(ps *problems) {
 			if strings.Contains(t.ID, ".") {
 				hint = " (use the tenant ID, not a domain name)"
 			}
-			ps.add(key+".id", "%q is not a GUID%s", t.ID, hint)
+			ps.add(key+".id", "is not a GUID%s", hint)
 		default:
 			if j, dup := ids[id]; dup {
-				ps.add(key+".id", "%q is also the id of tenants[%d]", t.ID, j)
+				ps.add(key+".id", "is also the id of tenants[%d]", j)
 			} else {
 				ids[id] = i
 			}
@@ -75,12 +75,12 @@ func (c *Config) validateTenants(ps *problems) {
 		case t.Name == "":
 			ps.add(key+".name", "is required (an alias callers may use for the tenant)")
 		case isGUID(t.Name):
-			ps.add(key+".name", "%q looks like a GUID; names must not, so they cannot be mistaken for tenant IDs%s", t.Name, sameAsID(c.Tenants, t.Name))
+			ps.add(key+".name", "looks like a GUID; names must not, so they cannot be mistaken for tenant IDs%s", sameAsID(c.Tenants, t.Name))
 		case !namePattern.MatchString(t.Name):
-			ps.add(key+".name", "%q is invalid (use letters, digits, '.', '_' and '-')", t.Name)
+			ps.add(key+".name", "is invalid (use letters, digits, '.', '_' and '-')")
 		default:
 			if j, dup := names[strings.ToLower(t.Name)]; dup {
-				ps.add(key+".name", "%q is also the name of tenants[%d] (names are case-insensitive)", t.Name, j)
+				ps.add(key+".name", "is also the name of tenants[%d] (names are case-insensitive)", j)
 			} else {
 				names[strings.ToLower(t.Name)] = i
 			}

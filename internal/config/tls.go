@@ -88,7 +88,7 @@ func (t *TLSConfig) validate(ps *problems) {
 	if msg := checkListen(t.Listen); msg != "" {
 		ps.add("tls.listen", "%s", msg)
 	} else if strings.HasPrefix(t.Listen, "unix:") {
-		ps.add("tls.listen", "%q: HTTPS needs host:port", t.Listen)
+		ps.add("tls.listen", "HTTPS needs host:port")
 	}
 	switch {
 	case static && t.UsesACME():
@@ -102,7 +102,7 @@ func (t *TLSConfig) validate(ps *problems) {
 		if t.ACME.Storage == "" {
 			ps.add("tls.acme.storage", "is required with ACME: a writable directory for certificates and the account (never $HOME)")
 		} else if !filepath.IsAbs(t.ACME.Storage) {
-			ps.add("tls.acme.storage", "%q must be an absolute path", t.ACME.Storage)
+			ps.add("tls.acme.storage", "must be an absolute path")
 		}
 		if t.ACME.CA != "" {
 			if msg := checkHTTPSURL(t.ACME.CA, true); msg != "" {
@@ -111,7 +111,7 @@ func (t *TLSConfig) validate(ps *problems) {
 		}
 		for i, d := range t.ACME.Domains {
 			if d == "" || net.ParseIP(d) != nil || !namePattern.MatchString(d) {
-				ps.add(fmt.Sprintf("tls.acme.domains[%d]", i), "%q is not a DNS name", d)
+				ps.add(fmt.Sprintf("tls.acme.domains[%d]", i), "is not a DNS name")
 			}
 		}
 	}

@@ -2,12 +2,10 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -51,32 +49,26 @@ func isToken(s string) bool {
 func checkHTTPSURL(raw string, allowPath bool) string { return checkBaseURL(raw, false, allowPath) }
 
 // checkBaseURL returns what is wrong with a base URL, or "": https (or http with allowHTTP),
-// a host, no user info, query or fragment, and a path only with allowPath. The value is quoted
-// with any user info redacted, and an unparsable one is not quoted at all: it may hold a
-// password.
+// a host, no user info, query or fragment, and a path only with allowPath. The message names
+// no part of the URL, which may hold a password or a token.
 func checkBaseURL(raw string, allowHTTP, allowPath bool) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Sprintf("is not a valid URL: %v", err)
+		return "is not a valid URL" // url.Error quotes the URL
 	}
-	shown := strconv.Quote(u.Redacted())
 	switch {
 	case allowHTTP && u.Scheme != "http" && u.Scheme != "https":
-		return shown + " is not an http or https URL"
+		return "is not an http or https URL"
 	case !allowHTTP && u.Scheme != "https":
-		return shown + " is not an https URL"
+		return "is not an https URL"
 	case u.Host == "":
-		return shown + " has no host"
+		return "has no host"
 	case u.User != nil:
-		return shown + " must not contain user info"
+		return "must not contain user info"
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return shown + " must not have a query or fragment"
+		return "must not have a query or fragment"
 	case !allowPath && u.Path != "" && u.Path != "/":
-		return shown + " must not have a path (the tenant is appended to it)"
+		return "must not have a path (the tenant is appended to it)"
 	}
 	return ""
 }

@@ -194,7 +194,12 @@ func (w *walker) mapping(n *yaml.Node, path string, field func(string) (reflect.
 		seen[k.Value] = k.Line
 		ft, ok := field(k.Value)
 		if !ok {
-			w.add(p, k.Line, fmt.Sprintf("unknown key %q%s", p, suggest(k.Value, known)))
+			if keyLike.MatchString(k.Value) {
+				w.add(p, k.Line, fmt.Sprintf("unknown key %q%s", p, suggest(k.Value, known)))
+			} else {
+				// Not named: what does not look like a key may be a secret pasted a line off.
+				w.add(path, k.Line, "an unknown key"+suggest(k.Value, known))
+			}
 			continue
 		}
 		w.setLine(p, k.Line)
@@ -221,6 +226,9 @@ func (w *walker) mapping(n *yaml.Node, path string, field func(string) (reflect.
 		}
 	}
 }
+
+// keyLike is what an unknown key must look like to be named in its problem.
+var keyLike = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // envRef is the only expansion form: ${NAME}. A lone $ is left alone.
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
