@@ -20,7 +20,7 @@ var fileKey = regexp.MustCompile(`(?m)^(\s*(?:client_secret_file|federated_token
 
 // TestDeployExamples keeps deploy/ from rotting: every YAML file parses (all its documents),
 // and every mdegate configuration embedded in a ConfigMap or a compose config passes
-// ParseConfig, with the files it names stood in for by temporary ones.
+// config.Parse, with the files it names stood in for by temporary ones.
 func TestDeployExamples(t *testing.T) {
 	t.Setenv("REDIS_PASSWORD", "stand-in") // the shared example's limits.redis.url
 	root := filepath.Join("..", "..", "deploy")
