@@ -63,7 +63,7 @@ type Limits struct {
 	// PerHour is how many requests MDE accepts per hour; zero and negative as PerMinute.
 	PerHour int
 	// Timeout bounds the wait for the response headers. Zero means the API's default, else
-	// Options.UpstreamTimeout.
+	// Options.CallTimeout.
 	Timeout time.Duration
 }
 

@@ -58,12 +58,13 @@ type Options struct {
 	// APIs overrides the limits and timeout of single APIs, by name (see APINames), over
 	// Families. Nil means none.
 	APIs map[string]Limits
-	// UpstreamTimeout is the header timeout of APIs that set none. Zero means
+	// CallTimeout bounds the wait for MDE's response headers of a call whose API sets no
+	// timeout of its own (limits.upstream_timeout). Zero means DefaultHeaderTimeout.
+	CallTimeout time.Duration
+	// TransportHeaderTimeout is the ResponseHeaderTimeout Transport was built with, the
+	// longest any call may wait; a call with a shorter timeout gets its own timer. Zero means
 	// DefaultHeaderTimeout.
-	UpstreamTimeout time.Duration
-	// HeaderTimeout is the response header timeout of Transport; an API with a shorter
-	// timeout gets its own timer. Zero means DefaultHeaderTimeout.
-	HeaderTimeout time.Duration
+	TransportHeaderTimeout time.Duration
 	// Clients are the callers allowed in and what each may do (see auth.go). Empty: every
 	// request is let through anonymously, so whoever can reach the listener is trusted.
 	Clients []Client
@@ -504,8 +505,8 @@ func (h *Handler) logCall(c *call, r *http.Request, total time.Duration) {
 	}
 	ev.Str("method", r.Method).Str("path", p).Int("status", c.statusCode()).
 		Int64("bytes_out", c.bytes).
-		Float64("duration_ms", ms(total)).
-		Float64("upstream_ms", ms(c.upstream))
+		Float64("duration_ms", routing.Millis(total)).
+		Float64("upstream_ms", routing.Millis(c.upstream))
 	if c.code != "" {
 		ev.Str("error", c.code)
 	}
@@ -528,8 +529,6 @@ func (h *Handler) observe(c *call, r *http.Request, total time.Duration) {
 	}
 	h.metrics.Done(o)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Value makes a call the context of its forwarded request: callKey{} finds the call, every
 // other key the caller's context.

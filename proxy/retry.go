@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
 )
 
@@ -310,11 +311,11 @@ func (h *Handler) initRetry(opts Options) {
 	if h.maxWait <= 0 {
 		h.maxWait = 10 * time.Second
 	}
-	h.headerTimeout = opts.HeaderTimeout
+	h.headerTimeout = opts.TransportHeaderTimeout
 	if h.headerTimeout <= 0 {
 		h.headerTimeout = DefaultHeaderTimeout
 	}
-	timeout := opts.UpstreamTimeout
+	timeout := opts.CallTimeout
 	if timeout <= 0 {
 		timeout = DefaultHeaderTimeout
 	}
@@ -330,7 +331,7 @@ func logRetries(ev *zerolog.Event, c *call) {
 		ev.Str("failover_from", c.failoverFrom)
 	}
 	if c.throttleWait > 0 {
-		ev.Float64("throttle_wait_ms", ms(c.throttleWait))
+		ev.Float64("throttle_wait_ms", routing.Millis(c.throttleWait))
 	}
 	if c.replayed401 {
 		ev.Bool("replayed_401", true)

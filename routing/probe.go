@@ -143,3 +143,7 @@ func (p *Prober) probe(ctx context.Context, ep *Endpoint) Probe {
 	slices.Sort(rtts)
 	return Probe{Endpoint: ep, RTT: rtts[len(rtts)/2], Reachable: true}
 }
+
+// Millis is d in milliseconds, to the microsecond: how logs and tables show round trips and
+// durations.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -164,6 +164,13 @@ func (t *Table) Resolve(key string) (*Tenant, error) {
 	return nil, ErrUnknownTenant
 }
 
+// Names reports whether key names the tenant with this alias and ID the way Resolve matches
+// it: either one, case-insensitively. It is for code that has no Table yet, such as the
+// configuration's checks, so that both agree.
+func Names(alias, id, key string) bool {
+	return strings.EqualFold(alias, key) || strings.EqualFold(id, key)
+}
+
 // Tenants lists the configured tenants in configuration order.
 func (t *Table) Tenants() []*Tenant { return t.tenants }
 

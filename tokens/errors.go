@@ -43,7 +43,8 @@ func (e *Error) Message() string {
 	return fmt.Sprintf("no token for tenant %s: %s", e.TenantID, e.Hint())
 }
 
-// hints explains the Entra codes a partner meets (see shared/reference/mde-api.md).
+// hints explains the Entra codes a partner meets when getting client-credentials tokens for
+// customer tenants.
 var hints = map[string]string{
 	"AADSTS700016":  "the app is not consented in this tenant (or the client ID is wrong): ask the customer's admin to grant consent",
 	"AADSTS7000229": "the app has no service principal in this tenant: ask the customer's admin to grant consent",

@@ -64,7 +64,7 @@ func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if g != nil {
 		defer g.release()
-		rd.Config, rd.LoadedAt = g.cfg.path, g.loaded.UTC()
+		rd.Config, rd.LoadedAt = g.cfg.Name, g.loaded.UTC()
 		rd.Quota = g.quotaState()
 		now := gw.now()
 		for _, tn := range g.routes.Tenants() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -162,7 +163,7 @@ func TestFederatedTokenFileFromEnvironment(t *testing.T) {
 	if cfg.App.FederatedTokenFile != file {
 		t.Errorf("federated_token_file = %q, want %q from the environment", cfg.App.FederatedTokenFile, file)
 	}
-	if o := cfg.sourceOptions(&cfg.App, nil, nopLogger, nil); o.Assertion == nil || o.Secret != "" {
+	if o := sourceOptions(cfg, &cfg.App, cfg.Resolved.App, nil, nopLogger, nil); o.Assertion == nil || o.Secret != "" {
 		t.Errorf("token options: assertion set %v, secret set %v; want only the assertion", o.Assertion != nil, o.Secret != "")
 	} else if a, err := o.Assertion(t.Context()); err != nil || a != "header.payload.signature" {
 		t.Errorf("assertion = %q, %v", a, err)
@@ -217,11 +218,11 @@ func TestPerTenantApp(t *testing.T) {
 		}
 	}
 
-	cfg, err := LoadConfig(g.config)
+	cfg, _, err := config.Load(g.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps, err := cfg.newTokenSources(nil, nopLogger, nil)
+	apps, err := newTokenSources(cfg, nil, nopLogger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

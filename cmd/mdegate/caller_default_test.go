@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -46,18 +45,5 @@ clients:
 				t.Errorf("MDE saw %v, want one call for %s", seen, tt.wantTID)
 			}
 		})
-	}
-}
-
-func TestCallerDefaultTenantProblems(t *testing.T) {
-	_, sum := newTestKey(t)
-	for _, tt := range []struct{ yaml, msg string }{
-		{"clients: [{name: a, key_sha256: " + sum + ", tenants: [contoso], default_tenant: tailspin}]", `"tailspin" is not the name or id of a configured tenant`},
-		{"clients: [{name: a, key_sha256: " + sum + ", tenants: [contoso], default_tenant: fabrikam}]", `"fabrikam" is not among the client's tenants`},
-	} {
-		_, err := parse(t, minimal+"  - {name: fabrikam, id: 0b7e4c1a-5f2d-4e8b-a1c3-9d8e7f6a5b4c}\n"+tt.yaml+"\n")
-		if err == nil || !strings.Contains(err.Error(), "clients[0].default_tenant") || !strings.Contains(err.Error(), tt.msg) {
-			t.Errorf("got %v, want clients[0].default_tenant: %s", err, tt.msg)
-		}
 	}
 }

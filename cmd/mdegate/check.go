@@ -2,30 +2,26 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
 )
 
 // checkParallel bounds how many tenants are checked at once: Entra throttles bursts.
 const checkParallel = 8
 
-// probeTimeout bounds the connection to one region when measuring its round trip.
-const probeTimeout = 5 * time.Second
-
 // tenantCheck is one line of `mdegate check`.
 type tenantCheck struct {
-	tenant TenantConfig
+	tenant config.TenantConfig
 	region string
 	token  string // "ok", or the AADSTS code / short reason
 	roles  string
@@ -46,12 +42,15 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer apps.Close()
-	roots, err := cfg.roots()
+	roots, err := cfg.Roots()
 	if err != nil {
 		return err
 	}
 
-	rtts := probeRegions(ctx, cfg, roots)
+	rtts, err := regionRTTs(ctx, cfg, roots)
+	if err != nil {
+		return err
+	}
 	results := make([]tenantCheck, len(cfg.Tenants))
 	var (
 		mu   sync.Mutex // guards done and the progress line
@@ -94,7 +93,11 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		if fix == "" {
 			fix = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtts[r.region], r.token, r.roles, fix)
+		rtt, ok := rtts[r.region]
+		if !ok {
+			rtt = "?" // auto: the prober picks a region per request
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, fix)
 	}
 	_ = tw.Flush()
 	if broken > 0 {
@@ -105,7 +108,7 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 }
 
 // checkTenant gets the tenant's token and judges its claims.
-func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantConfig) tenantCheck {
+func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t config.TenantConfig) tenantCheck {
 	r := tenantCheck{tenant: t, region: t.Region, roles: "-"}
 	if r.region == "" {
 		r.region = cfg.Routing.Region
@@ -129,7 +132,7 @@ func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantCo
 		r.token, r.fix, r.broken = "unreadable", err.Error(), true
 		return r
 	}
-	app := cfg.appFor(t)
+	app := cfg.AppOf(t)
 	v := judge(c, t, app)
 	r.token = "ok"
 	var fixes []string
@@ -161,46 +164,21 @@ func checkTenant(ctx context.Context, cfg *Config, apps *tokens.Apps, t TenantCo
 	return r
 }
 
-// probeRegions measures, for each region a tenant uses, the time to open a TLS connection
-// to its API host (TCP and TLS handshakes, about two round trips), or why it failed.
-func probeRegions(ctx context.Context, cfg *Config, roots *x509.CertPool) map[string]string {
-	used := map[string]bool{}
-	for _, t := range cfg.Tenants {
-		if t.Region != "" {
-			used[t.Region] = true
-		} else {
-			used[cfg.Routing.Region] = true
-		}
-	}
-	out := make(map[string]string, len(used))
-	for region := range used {
-		out[region] = probe(ctx, cfg.Cloud.cloud.Regions[region], roots)
-	}
-	return out
-}
-
-func probe(ctx context.Context, base string, roots *x509.CertPool) string {
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" {
-		return "?"
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "443")
-	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
-	start := time.Now()
-	conn, err := d.DialContext(ctx, "tcp", host)
+// regionRTTs measures every region's round trip the way `mdegate regions` and the gateway's
+// prober do (routing.Prober: the median of fresh GETs), so the commands agree. A region is
+// shown by its round trip, or "down".
+func regionRTTs(ctx context.Context, cfg *config.Config, roots *x509.CertPool) (map[string]string, error) {
+	routes, err := routing.New(cfg.RoutingOptions())
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return "timeout"
-		}
-		return "down"
+		return nil, err
 	}
-	rtt := time.Since(start)
-	_ = conn.Close()
-	return rtt.Round(100 * time.Microsecond).String()
+	out := map[string]string{}
+	for _, p := range newProber(cfg, routes, roots, nil).Round(ctx) {
+		if p.Reachable {
+			out[p.Endpoint.Region] = p.RTT.Round(100 * time.Microsecond).String()
+		} else {
+			out[p.Endpoint.Region] = "down"
+		}
+	}
+	return out, nil
 }

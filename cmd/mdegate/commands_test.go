@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -231,8 +232,8 @@ func TestTokenCommand(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
-	tn := TenantConfig{Name: "contoso", ID: demoContoso}
-	app := &AppConfig{ClientID: demoClientID, Scope: "https://api.securitycenter.microsoft.com/.default", Roles: []string{"Alert.Read.All"}}
+	tn := config.TenantConfig{Name: "contoso", ID: demoContoso}
+	app := &config.AppConfig{ClientID: demoClientID, Scope: "https://api.securitycenter.microsoft.com/.default", Roles: []string{"Alert.Read.All"}}
 	good := claims{Tid: demoContoso, Aud: "https://api.securitycenter.microsoft.com", AppID: demoClientID, Roles: []string{"alert.read.all"}}
 	tests := []struct {
 		name string

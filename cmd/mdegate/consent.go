@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // consentURL prints, for one tenant or every tenant, the links its admin opens to consent to
@@ -16,22 +18,22 @@ func consentURL(configPath, tenant, redirectURI string, stdout, stderr io.Writer
 	}
 	tenants := cfg.Tenants
 	if tenant != "" {
-		t, err := cfg.tenantByName(tenant)
+		i, err := tenantByName(cfg, tenant)
 		if err != nil {
 			fmt.Fprintf(stderr, "mdegate consent-url: %v\n", err)
 			return errReported
 		}
-		tenants = []TenantConfig{t}
+		tenants = cfg.Tenants[i : i+1]
 	}
 	noRedirect := false
 	for i, t := range tenants {
-		app := cfg.appFor(t)
+		app := cfg.AppOf(t)
 		uri := redirectURI
 		if uri == "" {
 			uri = app.RedirectURI
 		}
 		noRedirect = noRedirect || uri == ""
-		legacy, v2 := consentLinks(cfg.Cloud.cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
+		legacy, v2 := consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
@@ -69,8 +71,8 @@ func consentLinks(login, tenantID, clientID, scope, redirectURI string) (legacy,
 
 // loadForCommand loads the configuration for an onboarding command; problems are printed,
 // each with its key and line, and reported as errReported.
-func loadForCommand(path string, stderr io.Writer) (*Config, error) {
-	cfg, err := LoadConfig(path)
+func loadForCommand(path string, stderr io.Writer) (*config.Config, error) {
+	cfg, _, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, errReported

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -75,11 +76,11 @@ func demo(ctx context.Context, listen string, stdout io.Writer) error {
 	}
 	defer emu.Close()
 	// The emulator's CA is handed over in memory: the demo writes no file.
-	cfg, err := ParseConfig(strings.NewReader(demoYAML(emu, listen, secret, "", "")), "demo")
+	cfg, err := config.Parse(strings.NewReader(demoYAML(emu, listen, secret, "", "")), "demo")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	cfg.Cloud.caPEM = emu.CAPEM()
+	cfg.Resolved.CAPEM = emu.CAPEM()
 	base := "http://" + listen
 	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v.
 Tenants: contoso (eu) and fabrikam (us) consented; northwind did not consent.
@@ -98,7 +99,7 @@ Try, in another shell:
 Stop with Ctrl-C. The gateway's JSON log follows.
 
 `, emu.LoginURL(), regionList(emu), base, demoContoso)
-	return serve(ctx, cfg, stdout)
+	return serve(ctx, cfg, stdout, gatewayOptions{})
 }
 
 func regionList(emu *emulator.Emulator) []string {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // fileKey matches a config line naming a file the gateway reads at start.
@@ -18,7 +20,7 @@ var fileKey = regexp.MustCompile(`(?m)^(\s*(?:client_secret_file|federated_token
 
 // TestDeployExamples keeps deploy/ from rotting: every YAML file parses (all its documents),
 // and every mdegate configuration embedded in a ConfigMap or a compose config passes
-// ParseConfig, with the files it names stood in for by temporary ones.
+// config.Parse, with the files it names stood in for by temporary ones.
 func TestDeployExamples(t *testing.T) {
 	t.Setenv("REDIS_PASSWORD", "stand-in") // the shared example's limits.redis.url
 	root := filepath.Join("..", "..", "deploy")
@@ -53,7 +55,7 @@ func TestDeployExamples(t *testing.T) {
 					stand := writeFile(t, dir, filepath.Base(sm[2]), []byte("stand-in\n"))
 					return sm[1] + stand
 				})
-				if _, err := ParseConfig(strings.NewReader(text), path+": "+name); err != nil {
+				if _, err := config.Parse(strings.NewReader(text), path+": "+name); err != nil {
 					t.Errorf("%v", err)
 				}
 			}

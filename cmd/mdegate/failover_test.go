@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -311,18 +312,18 @@ func TestConfigAutoAndLimits(t *testing.T) {
 	yaml := lines("routing:", "  region: auto", "  probe_interval: 30s",
 		"limits:", "  shape: false", "  max_wait: 3s", "  upstream_timeout: 2m",
 		"  families:", "    advancedqueries: {per_minute: 20, timeout: 9m}") + minimal
-	cfg, err := ParseConfig(strings.NewReader(yaml), "")
+	cfg, err := config.Parse(strings.NewReader(yaml), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Limits.shaping() || cfg.Limits.MaxWait != 3*time.Second || cfg.Routing.ProbeInterval != 30*time.Second {
+	if cfg.Limits.Shaping() || cfg.Limits.MaxWait != 3*time.Second || cfg.Routing.ProbeInterval != 30*time.Second {
 		t.Errorf("limits %+v, routing %+v", cfg.Limits, cfg.Routing)
 	}
-	fams, header := cfg.Limits.proxyLimits()
+	fams, header := cfg.Limits.ProxyLimits()
 	if header != 9*time.Minute || fams["advancedqueries"].PerMinute != 20 {
 		t.Errorf("header timeout %v, families %v: want the longest family timeout, 9m", header, fams)
 	}
-	if (LimitsConfig{}).shaping() != true {
+	if (config.LimitsConfig{}).Shaping() != true {
 		t.Error("shaping is off by default")
 	}
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/metrics"
 )
@@ -29,8 +30,7 @@ type gateway struct {
 	log     zerolog.Logger
 	metrics *metrics.Registry
 	now     func() time.Time
-	// quotaMinute is the quota window in place of a minute, from the first config (tests).
-	quotaMinute time.Duration
+	opts    gatewayOptions
 
 	cur      atomic.Pointer[generation]
 	draining atomic.Bool // shutting down: /readyz says so
@@ -63,9 +63,20 @@ type servedListener struct {
 	retired atomic.Bool
 }
 
-func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
-	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
-		quotaMinute: cfg.quotaMinute}
+// gatewayOptions are what tests change in a gateway; the zero value is what `mdegate serve`
+// runs.
+type gatewayOptions struct {
+	// Reload makes the gateway reload on each value received, as on SIGHUP, so tests need not
+	// signal the whole test process. Nil: only SIGHUP and the config file's watch reload.
+	Reload <-chan struct{}
+	// QuotaMinute is the quota window in place of a minute (an hour being 60 of them), so
+	// tests can match the emulator's short quota window. Zero: a minute.
+	QuotaMinute time.Duration
+}
+
+func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gateway, error) {
+	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
+		opts: opts}
 	gw.log = gw.sink.logger()
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
 	gw.adminMux = gw.adminHandler()
@@ -75,11 +86,7 @@ func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
 	}
 	gw.cur.Store(g)
 	gw.metrics.Reloaded(true)
-	if gw.path != "" {
-		if data, err := os.ReadFile(gw.path); err == nil {
-			gw.loadedSum = sha256.Sum256(data)
-		}
-	}
+	gw.loadedSum = cfg.Sum
 	gw.srv = gw.newServer(gw)
 	gw.adminSrv = gw.newServer(gw.adminMux)
 	return gw, nil
@@ -227,7 +234,6 @@ func (gw *gateway) run(ctx context.Context) error {
 		}
 	}
 	defer watch.close()
-	hook := reloadTrigger(ctx)
 	for err == nil {
 		select {
 		case <-ctx.Done():
@@ -235,7 +241,7 @@ func (gw *gateway) run(ctx context.Context) error {
 		case err = <-gw.fatal:
 		case <-hup:
 			_ = gw.reload(false)
-		case <-hook:
+		case <-gw.opts.Reload:
 			_ = gw.reload(false)
 		case <-watch.events():
 			watch.arm()
@@ -249,7 +255,7 @@ func (gw *gateway) run(ctx context.Context) error {
 	return err
 }
 
-func (gw *gateway) logListening(cfg *Config) {
+func (gw *gateway) logListening(cfg *config.Config) {
 	g, ls := gw.cur.Load(), gw.ls.Load()
 	ev := gw.log.Info().Str("listen", ls.main.Addr().String())
 	if ls.admin != nil {
@@ -265,10 +271,7 @@ func (gw *gateway) logListening(cfg *Config) {
 // shutdown stops both servers gracefully within shutdown_timeout, then closes what is left.
 func (gw *gateway) shutdown() error {
 	gw.draining.Store(true)
-	timeout := gw.cur.Load().cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = defaultShutdownTimeout
-	}
+	timeout := gw.cur.Load().cfg.ShutdownGrace()
 	gw.log.Info().Dur("timeout", timeout).Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -331,8 +334,6 @@ func (gw *gateway) close() {
 	}
 }
 
-const defaultShutdownTimeout = 30 * time.Second
-
 // tenantStatus feeds the token metrics from the current generation.
 func (gw *gateway) tenantStatus() []metrics.TenantStatus {
 	g := gw.cur.Load()
@@ -345,4 +346,9 @@ func (gw *gateway) tenantStatus() []metrics.TenantStatus {
 		out[i] = metrics.TenantStatus{Name: tn.Name, Region: tn.Endpoint.Region, Status: g.tokens.Status(tn.ID)}
 	}
 	return out
+}
+
+// newStdLogger routes net/http's own complaints (TLS handshake errors, panics) to zerolog.
+func newStdLogger(log zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(log.With().Str("component", "http").Logger(), "", 0)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -16,12 +17,12 @@ func BenchmarkAcquire(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer emu.Close()
-	cfg, err := ParseConfig(strings.NewReader(demoYAML(emu, "127.0.0.1:0", "s", "", "")), "bench")
+	cfg, err := config.Parse(strings.NewReader(demoYAML(emu, "127.0.0.1:0", "s", "", "")), "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.Cloud.caPEM = emu.CAPEM()
-	gw, err := newGateway(cfg, io.Discard)
+	cfg.Resolved.CAPEM = emu.CAPEM()
+	gw, err := newGateway(cfg, io.Discard, gatewayOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -19,7 +20,7 @@ import (
 // already running finish on the generation they started with, which is then closed when its
 // last request returns.
 type generation struct {
-	cfg       *Config
+	cfg       *config.Config
 	routes    *routing.Table
 	tokens    *sharedSource
 	transport *sharedTransport
@@ -90,42 +91,42 @@ func (t *sharedTransport) release() {
 	}
 }
 
-func transportKey(c *Config, headerTimeout time.Duration) string {
-	sum := sha256.Sum256(c.Cloud.caPEM)
+func transportKey(c *config.Config, headerTimeout time.Duration) string {
+	sum := sha256.Sum256(c.Resolved.CAPEM)
 	return hex.EncodeToString(sum[:]) + "/" + headerTimeout.String()
 }
 
 // credentialKey identifies what the token sources are built from: authority, trusted roots,
 // and every app with its credential and the tenants it serves. It is a hash, so no secret is
 // kept twice in memory.
-func credentialKey(c *Config) string {
+func credentialKey(c *config.Config) string {
 	h := sha256.New()
-	for _, s := range []string{c.Cloud.cloud.LoginEndpoint, c.App.identity()} {
+	for _, s := range []string{c.Resolved.Cloud.LoginEndpoint, c.App.Identity(c.Resolved.App)} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	for _, t := range c.Tenants {
+	for i, t := range c.Tenants {
 		if t.App != nil {
-			h.Write([]byte(t.ID + "=" + t.App.identity()))
+			h.Write([]byte(t.ID + "=" + t.App.Identity(c.Resolved.TenantApps[i])))
 			h.Write([]byte{0})
 		}
 	}
-	h.Write(c.Cloud.caPEM)
+	h.Write(c.Resolved.CAPEM)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 // newGeneration builds a generation from cfg, reusing prev's token source when the app
-// credentials are unchanged. onFetch receives the token source's fetch reports.
-func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, error) {
-	routes, err := routing.New(cfg.routingOptions())
+// credentials are unchanged (newSource reports its fetches to the metrics).
+func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generation, error) {
+	routes, err := routing.New(cfg.RoutingOptions())
 	if err != nil {
 		return nil, err
 	}
-	roots, err := cfg.roots()
+	roots, err := cfg.Roots()
 	if err != nil {
 		return nil, err
 	}
-	families, headerTimeout := cfg.Limits.proxyLimits()
+	families, headerTimeout := cfg.Limits.ProxyLimits()
 	key := credentialKey(cfg)
 	var src *sharedSource
 	if prev != nil && prev.tokens.key == key {
@@ -165,17 +166,17 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
 		Metrics: gw.metrics,
 
-		Clients:         cfg.proxyClients(),
-		MaxBody:         cfg.Limits.MaxBody,
-		Limiter:         limiter,
-		MaxWait:         cfg.Limits.MaxWait,
-		Families:        families,
-		UpstreamTimeout: cfg.Limits.UpstreamTimeout,
-		HeaderTimeout:   headerTimeout,
-		HostSuffix:      cfg.Routing.HostSuffix,
-		DefaultTenant:   cfg.Routing.DefaultTenant,
-		PublicURL:       cfg.publicURL(),
-		TrustedProxies:  cfg.trustedProxies(),
+		Clients:                cfg.ProxyClients(),
+		MaxBody:                cfg.Limits.MaxBody,
+		Limiter:                limiter,
+		MaxWait:                cfg.Limits.MaxWait,
+		Families:               families,
+		CallTimeout:            cfg.Limits.UpstreamTimeout,
+		TransportHeaderTimeout: headerTimeout,
+		HostSuffix:             cfg.Routing.HostSuffix,
+		DefaultTenant:          cfg.Routing.DefaultTenant,
+		PublicURL:              cfg.PublicBaseURL(),
+		TrustedProxies:         cfg.TrustedProxyPrefixes(),
 		// No anonymous cap until a config key sets it (issue 14): the cold-start and reload
 		// tests send a thousand anonymous calls at once.
 		AnonymousMaxConcurrent: -1,
@@ -206,7 +207,7 @@ func (gw *gateway) newGeneration(cfg *Config, prev *generation) (*generation, er
 	return g, nil
 }
 
-func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Apps, error) {
+func (gw *gateway) newSource(cfg *config.Config, roots *x509.CertPool) (*tokens.Apps, error) {
 	onFetch := func(tenantID string, took time.Duration, err *tokens.Error) {
 		name := tenantID
 		if g := gw.cur.Load(); g != nil {
@@ -216,5 +217,5 @@ func (gw *gateway) newSource(cfg *Config, roots *x509.CertPool) (*tokens.Apps, e
 		}
 		gw.metrics.TokenFetched(name, took, err)
 	}
-	return cfg.newTokenSources(&http.Client{Transport: proxy.NewTransport(roots, 0)}, gw.log, onFetch)
+	return newTokenSources(cfg, &http.Client{Transport: proxy.NewTransport(roots, 0)}, gw.log, onFetch)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -126,29 +127,33 @@ func startEmulator(t *testing.T, secret string, opts ...func(*emulator.Options))
 	return emu
 }
 
-// serveGateway runs `mdegate serve` with the config that config(caFile) returns, caFile being
+// serveGateway runs `mdegate serve` with the config that yamlFor(caFile) returns, caFile being
 // the emulator's CA written to a file. At cleanup it stops the gateway and checks that no
 // secret or token reached its log.
-func serveGateway(t *testing.T, emu *emulator.Emulator, secret string, config func(caFile string) string) *testGateway {
+func serveGateway(t *testing.T, emu *emulator.Emulator, secret string, yamlFor func(caFile string) string) *testGateway {
 	t.Helper()
-	return serveGatewayCtx(t, emu, secret, config, nil)
+	return serveGatewayQuota(t, emu, secret, yamlFor, 0)
 }
 
-// serveGatewayCtx is serveGateway with the run context passed through hook (withQuotaMinute
-// ...) when it is not nil.
-func serveGatewayCtx(t *testing.T, emu *emulator.Emulator, secret string, config func(caFile string) string, hook func(context.Context) context.Context) *testGateway {
+// serveGatewayQuota is serveGateway with the quota window shortened to quotaMinute when it is
+// not zero. The gateway gets g.reloads as its reload trigger.
+func serveGatewayQuota(t *testing.T, emu *emulator.Emulator, secret string, yamlFor func(caFile string) string, quotaMinute time.Duration) *testGateway {
 	t.Helper()
-	cfgPath := writeConfig(t, emu, config)
+	cfgPath := writeConfig(t, emu, yamlFor)
 	g := &testGateway{emu: emu, logs: &syncBuffer{}, secret: secret, config: cfgPath,
 		ca: filepath.Join(filepath.Dir(cfgPath), "ca.pem"), reloads: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	ctx = withReloadTrigger(ctx, g.reloads)
-	if hook != nil {
-		ctx = hook(ctx)
-	}
+	opts := gatewayOptions{Reload: g.reloads, QuotaMinute: quotaMinute}
 	done := g.done
-	go func() { done <- run(ctx, []string{"serve", "-config", cfgPath}, g.logs, g.logs) }()
+	// What `mdegate serve -config cfgPath` runs, with the test's options.
+	go func() {
+		cfg, _, err := config.Load(cfgPath)
+		if err == nil {
+			err = serve(ctx, cfg, g.logs, opts)
+		}
+		done <- err
+	}()
 	t.Cleanup(func() {
 		if err := g.stop(); err != nil {
 			t.Errorf("run: %v", err)

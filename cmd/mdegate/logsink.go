@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // logSink is where every log line goes. Its level and format swap atomically on a reload, so
@@ -25,7 +27,7 @@ type sinkState struct {
 
 var _ zerolog.LevelWriter = (*logSink)(nil)
 
-func newLogSink(out io.Writer, lc LogConfig) *logSink {
+func newLogSink(out io.Writer, lc config.LogConfig) *logSink {
 	s := &logSink{out: out}
 	if buffers(out) {
 		s.buf = newLogBuffer(out)
@@ -36,7 +38,7 @@ func newLogSink(out io.Writer, lc LogConfig) *logSink {
 }
 
 // set applies a log section.
-func (s *logSink) set(lc LogConfig) {
+func (s *logSink) set(lc config.LogConfig) {
 	st := &sinkState{level: parseLevel(lc.Level), w: s.out}
 	if lc.Format == "console" {
 		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: time.RFC3339}

@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -83,21 +85,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "serve":
-		cfg, err := LoadConfig(*configPath)
+		cfg, _, err := config.Load(*configPath)
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, stdout)
+		return serve(ctx, cfg, stdout, gatewayOptions{})
 	case "check-config":
-		cfg, err := LoadConfig(*configPath)
+		cfg, _, err := config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errReported
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d tenants, cloud %s, %d regions)\n", *configPath, len(cfg.Tenants), cfg.Cloud.Name, len(cfg.Cloud.cloud.Regions))
+		fmt.Fprintf(stdout, "%s: ok (%d tenants, cloud %s, %d regions)\n", *configPath, len(cfg.Tenants), cfg.Cloud.Name, len(cfg.Resolved.Cloud.Regions))
 		return nil
 	case "regions":
-		cfg, err := LoadConfig(*configPath)
+		cfg, _, err := config.Load(*configPath)
 		if err != nil {
 			return err
 		}

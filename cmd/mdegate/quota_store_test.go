@@ -25,9 +25,9 @@ func startReplicas(t *testing.T, n int, window time.Duration, extra string, opts
 	emu := startEmulator(t, secret, opts...)
 	gws := make([]*testGateway, n)
 	for i := range gws {
-		gws[i] = serveGatewayCtx(t, emu, secret, func(ca string) string {
+		gws[i] = serveGatewayQuota(t, emu, secret, func(ca string) string {
 			return demoYAML(emu, "127.0.0.1:0", secret, ca, extra)
-		}, func(ctx context.Context) context.Context { return withQuotaMinute(ctx, window) })
+		}, window)
 	}
 	return emu, gws
 }

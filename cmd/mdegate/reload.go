@@ -1,34 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/mdegate/mdegate/internal/config"
 )
 
-// Reload triggers: SIGHUP, a change of the config file (watched), and, for tests, a channel
-// carried by the context (withReloadTrigger). All of them end in gateway.reload, which runs on
-// the run goroutine, one at a time.
-
-type reloadTriggerKey struct{}
-
-// withReloadTrigger returns a context whose serve reloads on each value sent on ch, as on
-// SIGHUP. Tests use it instead of signalling the whole test process.
-func withReloadTrigger(ctx context.Context, ch <-chan struct{}) context.Context {
-	return context.WithValue(ctx, reloadTriggerKey{}, ch)
-}
-
-func reloadTrigger(ctx context.Context) <-chan struct{} {
-	ch, _ := ctx.Value(reloadTriggerKey{}).(<-chan struct{})
-	return ch
-}
+// Reload triggers: SIGHUP, a change of the config file (watched), and, for tests,
+// gatewayOptions.Reload. All of them end in gateway.reload, which runs on the run goroutine,
+// one at a time.
 
 // watchDebounce lets an editor or a ConfigMap swap finish writing before the file is read.
 const watchDebounce = 200 * time.Millisecond
@@ -88,17 +73,6 @@ func (cw *configWatcher) close() {
 	}
 }
 
-// readConfig reads and parses the config file, returning its content hash too.
-func readConfig(path string) (*Config, [32]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, [32]byte{}, fmt.Errorf("config: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	cfg, err := ParseConfig(bytes.NewReader(data), path)
-	return cfg, sum, err
-}
-
 // reload reads the config file again and swaps in what it builds: tenants, callers, regions,
 // limits and log level at once. Requests running keep the generation they started with. The
 // token source, and so every cached token, is kept unless the app credentials changed. A new
@@ -109,7 +83,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 		gw.log.Warn().Msg("reload ignored: the configuration did not come from a file")
 		return nil
 	}
-	cfg, sum, err := readConfig(gw.path)
+	cfg, sum, err := config.Load(gw.path)
 	if onlyIfChanged && sum == gw.loadedSum {
 		return nil
 	}
@@ -119,7 +93,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 	if err != nil {
 		gw.metrics.Reloaded(false)
 		ev := gw.log.Error().Str("config", gw.path)
-		var ce *ConfigError
+		var ce *config.Error
 		if errors.As(err, &ce) {
 			ps := make([]string, len(ce.Problems))
 			for i, p := range ce.Problems {
@@ -137,7 +111,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 }
 
 // apply swaps in cfg.
-func (gw *gateway) apply(cfg *Config) error {
+func (gw *gateway) apply(cfg *config.Config) error {
 	old, oldLs := gw.cur.Load(), gw.ls.Load()
 	ls := &listeners{main: oldLs.main, admin: oldLs.admin}
 	var opened []*servedListener

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/tokens"
 )
@@ -64,7 +65,7 @@ func (v verdict) ok() bool {
 }
 
 // judge compares a token's claims with what the tenant and its app expect.
-func judge(c claims, t TenantConfig, app *AppConfig) verdict {
+func judge(c claims, t config.TenantConfig, app *config.AppConfig) verdict {
 	var v verdict
 	if !strings.EqualFold(c.Tid, t.ID) {
 		v.tid = "want " + t.ID
@@ -87,12 +88,12 @@ func judge(c claims, t TenantConfig, app *AppConfig) verdict {
 
 // commandSources builds the token sources of the configuration for a one-shot command: real
 // TLS to Entra, no log (the command prints what matters).
-func commandSources(cfg *Config) (*tokens.Apps, error) {
-	roots, err := cfg.roots()
+func commandSources(cfg *config.Config) (*tokens.Apps, error) {
+	roots, err := cfg.Roots()
 	if err != nil {
 		return nil, err
 	}
-	return cfg.newTokenSources(&http.Client{Transport: proxy.NewTransport(roots, 0)}, zerolog.Nop(), nil)
+	return newTokenSources(cfg, &http.Client{Transport: proxy.NewTransport(roots, 0)}, zerolog.Nop(), nil)
 }
 
 // tokenCmd acquires one tenant's token and prints its claims, flagging a wrong tid, aud or
@@ -107,12 +108,13 @@ func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, 
 	if err != nil {
 		return err
 	}
-	t, err := cfg.tenantByName(tenant)
+	i, err := tenantByName(cfg, tenant)
 	if err != nil {
 		fmt.Fprintf(stderr, "mdegate token: %v\n", err)
 		return errReported
 	}
-	app := cfg.appFor(t)
+	t := cfg.Tenants[i]
+	app := cfg.AppOf(t)
 	apps, err := commandSources(cfg)
 	if err != nil {
 		return err
@@ -171,7 +173,7 @@ func rolesText(roles []string) string {
 	return strings.Join(roles, ", ")
 }
 
-func rolesVerdict(v verdict, app *AppConfig) string {
+func rolesVerdict(v verdict, app *config.AppConfig) string {
 	switch {
 	case len(v.missing) > 0:
 		return "MISSING: " + strings.Join(v.missing, ",") + " (grant them on the app, then have the customer's admin consent again)"

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"crypto/ecdsa"
@@ -55,7 +55,7 @@ var appOnly = lines(
 
 func parse(t *testing.T, text string) (*Config, error) {
 	t.Helper()
-	return ParseConfig(strings.NewReader(text), "mdegate.yaml")
+	return Parse(strings.NewReader(text), "mdegate.yaml")
 }
 
 func mustParse(t *testing.T, text string) *Config {
@@ -154,15 +154,15 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "listen empty", yaml: `listen: ""` + "\n" + minimal,
 			want: []string{`line 1: listen: is empty; want host:port or unix:/path (e.g. 127.0.0.1:8080)`}},
 		{name: "listen not host:port", yaml: "listen: localhost\n" + minimal,
-			want: []string{`line 1: listen: "localhost" is not host:port or unix:/path`}},
+			want: []string{`line 1: listen: is not host:port or unix:/path`}},
 		{name: "listen bad port", yaml: "listen: 127.0.0.1:http\n" + minimal,
-			want: []string{`line 1: listen: "127.0.0.1:http": port "http" is not a number`}},
+			want: []string{`line 1: listen: the port is not a number from 0 to 65535`}},
 		{name: "listen relative unix socket", yaml: "listen: unix:mdegate.sock\n" + minimal,
-			want: []string{`line 1: listen: "unix:mdegate.sock": the socket path must be absolute`}},
+			want: []string{`line 1: listen: the socket path must be absolute`}},
 		{name: "admin_listen not host:port", yaml: "admin_listen: localhost\n" + minimal,
-			want: []string{`line 1: admin_listen: "localhost" is not host:port or unix:/path`}},
+			want: []string{`line 1: admin_listen: is not host:port or unix:/path`}},
 		{name: "admin_listen same as listen", yaml: "listen: 127.0.0.1:8080\nadmin_listen: 127.0.0.1:8080\n" + minimal,
-			want: []string{`line 2: admin_listen: "127.0.0.1:8080" is also listen`}},
+			want: []string{`line 2: admin_listen: is also listen`}},
 		{name: "shutdown_timeout negative", yaml: "shutdown_timeout: -1s\n" + minimal,
 			want: []string{`line 1: shutdown_timeout: -1s is negative`}},
 		{name: "shutdown_timeout not a duration", yaml: "shutdown_timeout: soon\n" + minimal,
@@ -183,11 +183,11 @@ func TestParseConfigProblems(t *testing.T) {
 			// Without a region table there is nothing to check regions against.
 			not: []string{"is not a region"}},
 		{name: "login endpoint not https", yaml: lines("cloud:", "  login_endpoint: http://127.0.0.1:9443") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "http://127.0.0.1:9443" is not an https URL`}},
+			want: []string{`line 2: cloud.login_endpoint: is not an https URL`}},
 		{name: "login endpoint with path", yaml: lines("cloud:", "  login_endpoint: https://127.0.0.1:9443/common") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "https://127.0.0.1:9443/common" must not have a path`}},
+			want: []string{`line 2: cloud.login_endpoint: must not have a path`}},
 		{name: "login endpoint with user info is redacted", yaml: lines("cloud:", "  login_endpoint: https://u:pw-1234@login.example") + minimal,
-			want: []string{`line 2: cloud.login_endpoint: "https://u:xxxxx@login.example" must not contain user info`},
+			want: []string{`line 2: cloud.login_endpoint: must not contain user info`},
 			not:  []string{"pw-1234"}},
 		{name: "ca file missing", yaml: lines("cloud:", "  ca_file: @DIR@/nope.pem") + minimal,
 			want: []string{`line 2: cloud.ca_file: cannot read @DIR@/nope.pem: no such file or directory`}},
@@ -195,11 +195,11 @@ func TestParseConfigProblems(t *testing.T) {
 			files: map[string][]byte{"ca.pem": []byte("not a certificate\n")},
 			want:  []string{`line 2: cloud.ca_file: @DIR@/ca.pem holds no PEM certificates`}},
 		{name: "region not https", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu: http://eu.api.example") + minimal,
-			want: []string{`line 4: cloud.regions.eu: "http://eu.api.example" is not an https URL`}},
+			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
 		{name: "region with query", yaml: lines("cloud:", "  regions:", "    global: https://api.example?x=1") + minimal,
-			want: []string{`line 3: cloud.regions.global: "https://api.example?x=1" must not have a query or fragment`}},
+			want: []string{`line 3: cloud.regions.global: must not have a query or fragment`}},
 		{name: "region empty", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu:") + minimal,
-			want: []string{`line 4: cloud.regions.eu: "" is not an https URL`}},
+			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
 		{name: "regions without global", yaml: lines("cloud:", "  regions:", "    eu: https://eu.api.example") + minimal,
 			want: []string{`line 2: cloud.regions: has no "global" entry; it is required when regions are set`},
 			// routing.region defaults to global; that is not reported a second time.
@@ -209,7 +209,7 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "client id missing", yaml: lines("app:", "  client_secret: s3cret") + tenantsOnly,
 			want: []string{`line 1: app.client_id: is required`}},
 		{name: "client id not a GUID", yaml: lines("app:", "  client_id: my-app", "  client_secret: s3cret") + tenantsOnly,
-			want: []string{`line 2: app.client_id: "my-app" is not a GUID`}},
+			want: []string{`line 2: app.client_id: is not a GUID`}},
 		{name: "no credential", yaml: lines("app:", "  client_id: "+clientID) + tenantsOnly,
 			want: []string{`line 1: app: no credential: set client_secret, client_secret_file or certificate_file`}},
 		{name: "federated and secret", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  federated_token_file: @DIR@/token") + tenantsOnly,
@@ -219,8 +219,8 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 3: app.federated_token_file: cannot read @DIR@/token: no such file or directory`}},
 		{name: "bad roles and redirect URI", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  roles: [Alert.Read.All, 'Machine.Read.All, x']", "  redirect_uri: http://example.com/cb") + tenantsOnly,
 			want: []string{
-				`line 4: app.roles[1]: "Machine.Read.All, x" is not a role name`,
-				`line 5: app.redirect_uri: "http://example.com/cb" must be an https URL`,
+				`line 4: app.roles[1]: is not a role name`,
+				`line 5: app.redirect_uri: must be an https URL`,
 			}},
 		{name: "tenant app checked like the app", yaml: minimal + lines(
 			"  - name: fabrikam",
@@ -229,7 +229,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"      client_id: nope",
 			"      client_secret_file: @DIR@/missing"),
 			want: []string{
-				`line 10: tenants[1].app.client_id: "nope" is not a GUID`,
+				`line 10: tenants[1].app.client_id: is not a GUID`,
 				`line 11: tenants[1].app.client_secret_file: cannot read @DIR@/missing`,
 			}},
 		{name: "tenant app without credential", yaml: minimal + lines(
@@ -281,11 +281,11 @@ func TestParseConfigProblems(t *testing.T) {
 			files: map[string][]byte{"cert.pem": p.ecCombo},
 			want:  []string{`line 3: app.certificate_file: @DIR@/cert.pem: key must be an RSA key`}},
 		{name: "app scope without .default", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: s3cret", "  scope: https://api.securitycenter.microsoft.com") + tenantsOnly,
-			want: []string{`line 4: app.scope: "https://api.securitycenter.microsoft.com" must end in /.default`}},
+			want: []string{`line 4: app.scope: must end in /.default`}},
 
 		// routing
 		{name: "tenant header invalid", yaml: lines("routing:", "  tenant_header: X Tenant") + minimal,
-			want: []string{`line 2: routing.tenant_header: "X Tenant" is not a valid HTTP header name`}},
+			want: []string{`line 2: routing.tenant_header: is not a valid HTTP header name`}},
 		{name: "tenant header reserved", yaml: lines("routing:", "  tenant_header: authorization") + minimal,
 			want: []string{`line 2: routing.tenant_header: "authorization" is a header the proxy itself sets or consumes`}},
 		{name: "routing region unknown", yaml: lines("routing:", "  region: mars") + minimal,
@@ -298,12 +298,12 @@ func TestParseConfigProblems(t *testing.T) {
 		{name: "limits", yaml: lines("limits:", "  shape: maybe", "  max_wait: -1s", "  families:", "    alert: {per_minute: 10}", "    machines: {per_minute: -2, per_hour: -3, timeout: -3s}", "    alerts: {per_minute: -1, per_hour: -1}") + minimal,
 			want: []string{`line 2: limits.shape: expected true or false`,
 				`line 3: limits.max_wait: -1s is negative`,
-				`line 5: limits.families.alert: "alert" is not an API family (known: other, alerts,`,
+				`line 5: limits.families.alert: is not an API family (known: other, alerts,`,
 				`line 6: limits.families.machines.per_minute: -2 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.per_hour: -3 is neither -1 (unlimited), 0 (the default) nor a count`,
 				`line 6: limits.families.machines.timeout: -3s is negative`}},
 		{name: "limits.redis", yaml: lines("limits:", "  shape: false", "  redis:", "    url: ftp://:pw-in-url@host/0", "    timeout: -1ms") + minimal,
-			want: []string{`line 4: limits.redis.url: invalid URL scheme: ftp`,
+			want: []string{`line 4: limits.redis.url: is not a redis:// or rediss:// URL`,
 				`line 5: limits.redis.timeout: -1ms is negative`,
 				`line 3: limits.redis: is set but limits.shape is false`}},
 		{name: "limits.redis without url", yaml: lines("limits:", "  redis: {key_prefix: gw1:}") + minimal,
@@ -322,17 +322,17 @@ func TestParseConfigProblems(t *testing.T) {
 				`line 5: tenants[0].name: is required`,
 			}},
 		{name: "tenant name invalid", yaml: appOnly + lines("tenants:", "  - name: con toso", "    id: "+tenantID),
-			want: []string{`line 5: tenants[0].name: "con toso" is invalid (use letters, digits, '.', '_' and '-')`}},
+			want: []string{`line 5: tenants[0].name: is invalid (use letters, digits, '.', '_' and '-')`}},
 		{name: "tenant id not a GUID", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: fabrikam",
 			"    id: abc"),
-			want: []string{`line 8: tenants[1].id: "abc" is not a GUID`},
+			want: []string{`line 8: tenants[1].id: is not a GUID`},
 			not:  []string{"not a domain"}},
 		{name: "tenant id a domain", yaml: appOnly + lines("tenants:", "  - name: contoso", "    id: contoso.onmicrosoft.com"),
-			want: []string{`line 6: tenants[0].id: "contoso.onmicrosoft.com" is not a GUID (use the tenant ID, not a domain name)`}},
+			want: []string{`line 6: tenants[0].id: is not a GUID (use the tenant ID, not a domain name)`}},
 		{name: "tenant region unknown", yaml: appOnly + lines("tenants:", "  - name: contoso", "    id: "+tenantID, "    region: mars"),
 			want: []string{`line 7: tenants[0].region: "mars" is not a region of cloud public (valid: aea, au, eu, global, ina, swa, uk, us)`}},
 		{name: "duplicate names case-insensitive", yaml: appOnly + lines(
@@ -341,21 +341,21 @@ func TestParseConfigProblems(t *testing.T) {
 			"    id: "+tenantID,
 			"  - name: Contoso",
 			"    id: "+tenant2),
-			want: []string{`line 7: tenants[1].name: "Contoso" is also the name of tenants[0] (names are case-insensitive)`}},
+			want: []string{`line 7: tenants[1].name: is also the name of tenants[0] (names are case-insensitive)`}},
 		{name: "duplicate ids case-insensitive", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: fabrikam",
 			"    id: "+strings.ToUpper(tenantID)),
-			want: []string{`line 8: tenants[1].id: "` + strings.ToUpper(tenantID) + `" is also the id of tenants[0]`}},
+			want: []string{`line 8: tenants[1].id: is also the id of tenants[0]`}},
 		{name: "name is another tenant's id", yaml: appOnly + lines(
 			"tenants:",
 			"  - name: contoso",
 			"    id: "+tenantID,
 			"  - name: "+strings.ToUpper(tenantID),
 			"    id: "+tenant2),
-			want: []string{`line 7: tenants[1].name: "` + strings.ToUpper(tenantID) + `" looks like a GUID; names must not, so they cannot be mistaken for tenant IDs (it is the id of tenants[0])`}},
+			want: []string{`line 7: tenants[1].name: looks like a GUID; names must not, so they cannot be mistaken for tenant IDs (it is the id of tenants[0])`}},
 
 		// the YAML itself
 		{name: "unknown keys at every depth", yaml: lines(
@@ -397,7 +397,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"    id: abc"),
 			want: []string{
 				`line 5: tenants[0]: expected a mapping, got a single value`,
-				`line 7: tenants[1].id: "abc" is not a GUID`,
+				`line 7: tenants[1].id: is not a GUID`,
 			},
 			not: []string{"tenants[0].name", "tenants[0].id"}},
 		{name: "null tenant keeps later indexes", yaml: appOnly + lines(
@@ -405,7 +405,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"  -",
 			"  - name: fabrikam",
 			"    id: abc"),
-			want: []string{`line 5: tenants[0].id: is required`, `line 7: tenants[1].id: "abc" is not a GUID`}},
+			want: []string{`line 5: tenants[0].id: is required`, `line 7: tenants[1].id: is not a GUID`}},
 		{name: "mapping where the region URL goes", yaml: lines("cloud:", "  regions:", "    global: {url: https://api.example}") + minimal,
 			want: []string{`line 3: cloud.regions.global: expected a string, got a mapping`}},
 		// yaml.v3 reports the line of the mapping it was parsing, not of the stray key.
@@ -437,9 +437,9 @@ func TestParseConfigProblems(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseConfig succeeded, want problems %q\ninput:\n%s", tt.want, text)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+				t.Fatalf("error is %T, want *Error: %v", err, err)
 			}
 			got := err.Error()
 			for _, w := range tt.want {
@@ -475,9 +475,9 @@ func TestParseConfigReportsEverything(t *testing.T) {
 		"    extra: 1",           // 13
 	)
 	_, err := parse(t, text)
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("got %v, want a *ConfigError", err)
+		t.Fatalf("got %v, want a *Error", err)
 	}
 	want := []Problem{
 		{Key: "listen", Line: 1},
@@ -502,8 +502,8 @@ func TestParseConfigReportsEverything(t *testing.T) {
 	}
 }
 
-func TestConfigErrorFormat(t *testing.T) {
-	e := &ConfigError{Path: "mdegate.yaml", Problems: []Problem{
+func TestErrorFormat(t *testing.T) {
+	e := &Error{Path: "mdegate.yaml", Problems: []Problem{
 		{Key: "tenants[1].id", Line: 12, Msg: `"abc" is not a GUID`},
 		{Key: "tenants", Msg: "none configured"},
 		{Key: "tenants[0].regoin", Line: 9, Msg: `unknown key "tenants[0].regoin"`},
@@ -516,7 +516,7 @@ func TestConfigErrorFormat(t *testing.T) {
 	if got := e.Error(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	one := &ConfigError{Problems: []Problem{{Msg: "invalid YAML: x"}}}
+	one := &Error{Problems: []Problem{{Msg: "invalid YAML: x"}}}
 	if got, want := one.Error(), "config: 1 problem:\n  invalid YAML: x"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -562,6 +562,19 @@ func TestParseConfigNeverEchoesSecrets(t *testing.T) {
 		{name: "redis password, bad scheme", yaml: lines("limits:", "  redis: {url: 'http://:"+secret+"@host/0'}")},
 		{name: "redis password in a list", yaml: lines("limits:", "  redis: {url: [redis://:"+secret+"@host/0]}")},
 		{name: "redis password, wrong tag", yaml: lines("limits:", "  redis: {url: !!int redis://:"+secret+"@host/0}")},
+		// Issue 14 item 9: config errors echoed secrets pasted in the wrong place.
+		{name: "redis password after the slash", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/"+secret+"'}")},
+		{name: "redis password in a query value", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/0?dial_timeout="+secret+"'}")},
+		{name: "redis password as a query option", yaml: lines("limits:", "  redis: {url: 'redis://host:6379/0?"+secret+"=1'}")},
+		{name: "secret pasted as a key", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "  "+secret+": x")},
+		{name: "secret pasted as a top-level key", yaml: secret + ": x\n" + minimal},
+		{name: "secret pasted into client_id", yaml: lines("app:", "  client_id: "+secret, "  client_secret: x")},
+		{name: "secret pasted into a tenant id", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "tenants:", "  - {name: fabrikam, id: "+secret+"}")},
+		{name: "secret pasted into scope and roles", yaml: lines("app:", "  client_id: "+clientID, "  client_secret: x", "  scope: "+secret, "  roles: ['"+secret+" x']")},
+		{name: "secret in a login endpoint", yaml: lines("cloud:", "  login_endpoint: 'https://login.example/?key="+secret+"'")},
+		{name: "secret in an unparsable URL", yaml: lines("public_url: 'https://" + secret + "\x7f:x'")},
+		{name: "secret in listen", yaml: lines("listen: " + secret)},
+		{name: "secret in a trusted proxy", yaml: lines("trusted_proxies: [" + secret + "]")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -600,25 +613,25 @@ func TestParseConfigDefaults(t *testing.T) {
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
 		{"cloud.name", cfg.Cloud.Name, "public"},
-		{"resolved login endpoint", cfg.Cloud.cloud.LoginEndpoint, "https://login.microsoftonline.com"},
-		{"resolved global region", cfg.Cloud.cloud.Regions["global"], "https://api.security.microsoft.com"},
-		{"resolved eu region", cfg.Cloud.cloud.Regions["eu"], "https://eu.api.security.microsoft.com"},
+		{"resolved login endpoint", cfg.Resolved.Cloud.LoginEndpoint, "https://login.microsoftonline.com"},
+		{"resolved global region", cfg.Resolved.Cloud.Regions["global"], "https://api.security.microsoft.com"},
+		{"resolved eu region", cfg.Resolved.Cloud.Regions["eu"], "https://eu.api.security.microsoft.com"},
 		{"app.scope", cfg.App.Scope, "https://api.securitycenter.microsoft.com/.default"},
-		{"secret", cfg.App.secret, "s3cret"},
+		{"secret", cfg.Resolved.App.Secret, "s3cret"},
 		{"routing.tenant_header", cfg.Routing.TenantHeader, "X-Tenant-ID"},
 		{"routing.region", cfg.Routing.Region, "global"},
 		{"tenants[0].name", cfg.Tenants[0].Name, "Contoso"}, // names keep their case
 		{"tenants[0].id", cfg.Tenants[0].ID, tenantID},      // IDs are lowercased
 		{"tenants[0].region", cfg.Tenants[0].Region, ""},
 		{"tenants[1].region", cfg.Tenants[1].Region, "eu"},
-		{"path", cfg.path, "mdegate.yaml"},
+		{"path", cfg.Name, "mdegate.yaml"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if cfg.Cloud.caPEM != nil || cfg.App.certs != nil || cfg.App.key != nil {
+	if cfg.Resolved.CAPEM != nil || cfg.Resolved.App.Certs != nil || cfg.Resolved.App.Key != nil {
 		t.Errorf("got caPEM/certs/key set without files")
 	}
 }
@@ -637,7 +650,7 @@ func TestParseConfigEmptyValuesMeanDefaults(t *testing.T) {
 		cfg.Routing.TenantHeader != "X-Tenant-ID" || cfg.Routing.Region != "global" {
 		t.Errorf("got %+v %+v %q, want the defaults", cfg.Log, cfg.Routing, cfg.Cloud.Name)
 	}
-	if got := len(cfg.Cloud.cloud.Regions); got != 8 {
+	if got := len(cfg.Resolved.Cloud.Regions); got != 8 {
 		t.Errorf("got %d regions, want the built-in 8 (an empty regions map replaces nothing)", got)
 	}
 }
@@ -664,7 +677,7 @@ func TestParseConfigOverrides(t *testing.T) {
 		"    id: "+tenantID,
 		"    region: global",
 	))
-	c := cfg.Cloud.cloud
+	c := cfg.Resolved.Cloud
 	if c.Name != "gcc-high" || c.LoginEndpoint != "https://127.0.0.1:9443" {
 		t.Errorf("got cloud %q at %q, want gcc-high at https://127.0.0.1:9443", c.Name, c.LoginEndpoint)
 	}
@@ -702,8 +715,8 @@ func TestParseConfigEnvExpansion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, lines("app:", "  client_id: "+clientID, "  client_secret: "+tt.value)+tenantsOnly)
-			if cfg.App.ClientSecret != tt.want || cfg.App.secret != tt.want {
-				t.Errorf("got %q (resolved %q), want %q", cfg.App.ClientSecret, cfg.App.secret, tt.want)
+			if cfg.App.ClientSecret != tt.want || cfg.Resolved.App.Secret != tt.want {
+				t.Errorf("got %q (resolved %q), want %q", cfg.App.ClientSecret, cfg.Resolved.App.Secret, tt.want)
 			}
 		})
 	}
@@ -711,7 +724,8 @@ func TestParseConfigEnvExpansion(t *testing.T) {
 	t.Run("keys are not expanded", func(t *testing.T) {
 		t.Setenv("MDEGATE_TEST_KEY", "listen")
 		_, err := parse(t, "${MDEGATE_TEST_KEY}: 127.0.0.1:1\n"+minimal)
-		if want := `unknown key "${MDEGATE_TEST_KEY}"`; err == nil || !strings.Contains(err.Error(), want) {
+		// Not named: it does not look like a key (issue 14 item 9: a pasted secret would not).
+		if want := `line 1: an unknown key`; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want substring %q", err, want)
 		}
 	})
@@ -740,8 +754,8 @@ func TestParseConfigSecretFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := writeFile(t, dir, "secret", []byte(tt.content))
 			cfg := mustParse(t, lines("app:", "  client_id: "+clientID, "  client_secret_file: "+f)+tenantsOnly)
-			if cfg.App.secret != "s3cret" {
-				t.Errorf("got %q, want %q", cfg.App.secret, "s3cret")
+			if cfg.Resolved.App.Secret != "s3cret" {
+				t.Errorf("got %q, want %q", cfg.Resolved.App.Secret, "s3cret")
 			}
 		})
 	}
@@ -759,17 +773,17 @@ func TestParseConfigCertificate(t *testing.T) {
 		"  client_id: "+clientID,
 		"  certificate_file: "+cert,
 	)+tenantsOnly)
-	if len(cfg.App.certs) != 1 || cfg.App.key == nil {
-		t.Fatalf("got %d certificates and key %T, want 1 and an RSA key", len(cfg.App.certs), cfg.App.key)
+	if len(cfg.Resolved.App.Certs) != 1 || cfg.Resolved.App.Key == nil {
+		t.Fatalf("got %d certificates and key %T, want 1 and an RSA key", len(cfg.Resolved.App.Certs), cfg.Resolved.App.Key)
 	}
-	if got := cfg.App.certs[0].Subject.CommonName; got != "mdegate test" {
+	if got := cfg.Resolved.App.Certs[0].Subject.CommonName; got != "mdegate test" {
 		t.Errorf("got certificate %q, want %q", got, "mdegate test")
 	}
-	if cfg.App.secret != "" {
-		t.Errorf("got secret %q, want none", cfg.App.secret)
+	if cfg.Resolved.App.Secret != "" {
+		t.Errorf("got secret %q, want none", cfg.Resolved.App.Secret)
 	}
-	if string(cfg.Cloud.caPEM) != string(p.rsaCert) {
-		t.Errorf("got caPEM of %d bytes, want the CA file's %d", len(cfg.Cloud.caPEM), len(p.rsaCert))
+	if string(cfg.Resolved.CAPEM) != string(p.rsaCert) {
+		t.Errorf("got caPEM of %d bytes, want the CA file's %d", len(cfg.Resolved.CAPEM), len(p.rsaCert))
 	}
 }
 
@@ -807,9 +821,9 @@ func TestParseConfigAliases(t *testing.T) {
 func TestParseConfigEmpty(t *testing.T) {
 	for _, text := range []string{"", "# nothing\n", "---\n", "~\n"} {
 		_, err := parse(t, text)
-		var ce *ConfigError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Fatalf("input %q: got %v, want a *ConfigError", text, err)
+			t.Fatalf("input %q: got %v, want a *Error", text, err)
 		}
 		// Defaults apply; what has no default is missing.
 		var keys []string
@@ -822,29 +836,33 @@ func TestParseConfigEmpty(t *testing.T) {
 	}
 }
 
-// TestConfigCheck covers a Config built in code, as `mdegate demo` does: zero values take the
-// defaults, and caPEM set directly is kept.
+// TestConfigCheck covers a Config built in code, as tools do: zero values take the
+// defaults, and Resolved.CAPEM set directly is kept.
 func TestConfigCheck(t *testing.T) {
 	cfg := Config{
-		Listen:  "127.0.0.1:0",
-		Cloud:   CloudConfig{LoginEndpoint: "https://127.0.0.1:9443", Regions: map[string]string{"global": "https://127.0.0.1:9444"}, caPEM: []byte("pem")},
-		App:     AppConfig{ClientID: clientID, ClientSecret: "s3cret"},
-		Tenants: []TenantConfig{{Name: "contoso", ID: strings.ToUpper(tenantID)}},
+		Listen:   "127.0.0.1:0",
+		Cloud:    CloudConfig{LoginEndpoint: "https://127.0.0.1:9443", Regions: map[string]string{"global": "https://127.0.0.1:9444"}},
+		App:      AppConfig{ClientID: clientID, ClientSecret: "s3cret"},
+		Tenants:  []TenantConfig{{Name: "contoso", ID: strings.ToUpper(tenantID)}},
+		Resolved: Resolved{CAPEM: []byte("pem")},
 	}
-	if ps := cfg.check(); len(ps) != 0 {
-		t.Fatalf("got problems %v, want none", ps)
+	if err := cfg.Check(); err != nil {
+		t.Fatalf("got problems %v, want none", err)
 	}
-	cfg.normalize()
-	if cfg.Cloud.cloud.LoginEndpoint != "https://127.0.0.1:9443" || cfg.Cloud.cloud.Regions["global"] != "https://127.0.0.1:9444" ||
-		string(cfg.Cloud.caPEM) != "pem" || cfg.App.secret != "s3cret" || cfg.Tenants[0].ID != tenantID ||
+	if cfg.Resolved.Cloud.LoginEndpoint != "https://127.0.0.1:9443" || cfg.Resolved.Cloud.Regions["global"] != "https://127.0.0.1:9444" ||
+		string(cfg.Resolved.CAPEM) != "pem" || cfg.Resolved.App.Secret != "s3cret" || cfg.Tenants[0].ID != tenantID ||
 		cfg.Routing.TenantHeader != "X-Tenant-ID" || cfg.App.Scope != "https://api.securitycenter.microsoft.com/.default" {
 		t.Errorf("got %+v, want defaults filled in and overrides applied", cfg)
 	}
 
 	var empty Config
-	ps := empty.check()
+	err := empty.Check()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want an *Error", err)
+	}
 	var keys []string
-	for _, p := range ps {
+	for _, p := range ce.Problems {
 		keys = append(keys, p.Key)
 	}
 	if got, want := strings.Join(keys, " "), "listen app.client_id app tenants"; got != want {
@@ -853,13 +871,13 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"))
+	_, _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("got %v, want an error wrapping fs.ErrNotExist", err)
 	}
 
 	f := writeFile(t, t.TempDir(), "mdegate.yaml", []byte("listen: ''\n"+minimal))
-	_, err = LoadConfig(f)
+	_, _, err = Load(f)
 	if want := "config " + f + ": 1 problem:\n  line 1: listen: is empty"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want prefix %q", err, want)
 	}
@@ -868,14 +886,14 @@ func TestLoadConfig(t *testing.T) {
 // TestConfigExample keeps config.example.yaml parseable.
 func TestConfigExample(t *testing.T) {
 	t.Setenv("MDEGATE_CLIENT_SECRET", "example-secret")
-	cfg, err := LoadConfig(filepath.Join("..", "..", "config.example.yaml"))
+	cfg, _, err := Load(filepath.Join("..", "..", "config.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Tenants) != 2 {
 		t.Errorf("got %d tenants, want 2", len(cfg.Tenants))
 	}
-	if cfg.App.secret != "example-secret" {
-		t.Errorf("got secret %q, want it from MDEGATE_CLIENT_SECRET", cfg.App.secret)
+	if cfg.Resolved.App.Secret != "example-secret" {
+		t.Errorf("got secret %q, want it from MDEGATE_CLIENT_SECRET", cfg.Resolved.App.Secret)
 	}
 }
