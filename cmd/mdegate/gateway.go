@@ -67,7 +67,8 @@ func newGateway(cfg *Config, stdout io.Writer) (*gateway, error) {
 	gw := &gateway{path: cfg.file, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
 		quotaMinute: cfg.quotaMinute}
 	gw.log = gw.sink.logger()
-	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
+	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
+		Version: version})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
