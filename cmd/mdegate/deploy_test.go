@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -28,6 +29,9 @@ func TestDeployExamples(t *testing.T) {
 
 	var files, configs int
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "templates" {
+			return fs.SkipDir // a Helm chart's templates are YAML only once rendered (deploy/helm tests them)
+		}
 		if err != nil || d.IsDir() || (!strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml")) {
 			return err
 		}
@@ -89,4 +93,118 @@ func embeddedConfigs(doc map[string]any) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestDeployKubernetesPods checks the pod specs of deploy/kubernetes the way a kubelet would
+// run them:
+//   - no httpGet probe names a loopback host: the kubelet probes from the node, so
+//     `host: 127.0.0.1` probed the node itself (the sidecar example's bug, issue 18); a
+//     gateway on the pod's loopback needs an exec probe (mdegate healthcheck);
+//   - every mdegate container with a memory limit passes it to GOMEMLIMIT through the
+//     downward API, so the Go runtime collects before the kernel kills;
+//   - the shared example serves its probes and metrics on admin_listen.
+func TestDeployKubernetesPods(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("..", "..", "deploy", "kubernetes", "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no Kubernetes examples: %v", err)
+	}
+	adminListen := map[string]bool{}
+	var containers int
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(f)
+		for {
+			var doc map[string]any
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			for name, text := range embeddedConfigs(doc) {
+				var cfg map[string]any
+				if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+					t.Fatalf("%s: %s: %v", path, name, err)
+				}
+				if s, _ := cfg["admin_listen"].(string); s != "" {
+					adminListen[filepath.Base(path)] = true
+				}
+			}
+			for _, c := range podContainers(doc) {
+				where := filepath.Base(path) + ": " + fmtAny(doc["kind"]) + " container " + fmtAny(c["name"])
+				for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+					p, _ := c[probe].(map[string]any)
+					hg, _ := p["httpGet"].(map[string]any)
+					switch host := fmtAny(hg["host"]); host {
+					case "127.0.0.1", "localhost", "::1", "[::1]":
+						t.Errorf("%s: %s.httpGet.host %s probes the node's loopback, not the pod's", where, probe, host)
+					}
+				}
+				if !isGateway(c) {
+					continue
+				}
+				containers++
+				res, _ := c["resources"].(map[string]any)
+				limits, _ := res["limits"].(map[string]any)
+				if limits["memory"] != nil && !hasMemLimitEnv(c) {
+					t.Errorf("%s: limits.memory %v but no GOMEMLIMIT from resourceFieldRef limits.memory", where, limits["memory"])
+				}
+			}
+		}
+		f.Close()
+	}
+	if containers < 2 {
+		t.Errorf("found %d mdegate containers; want the sidecar's and the shared deployment's", containers)
+	}
+	if !adminListen["shared.yaml"] {
+		t.Error("shared.yaml: the config sets no admin_listen; the kubelet's probes and Prometheus belong on it")
+	}
+}
+
+// podContainers returns the containers of a workload (Deployment, StatefulSet, DaemonSet,
+// Job: spec.template.spec) or a Pod.
+func podContainers(doc map[string]any) []map[string]any {
+	spec, _ := doc["spec"].(map[string]any)
+	if tmpl, ok := spec["template"].(map[string]any); ok {
+		spec, _ = tmpl["spec"].(map[string]any)
+	}
+	var out []map[string]any
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := spec[key].([]any)
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// isGateway reports whether a container runs the mdegate image.
+func isGateway(c map[string]any) bool {
+	image := fmtAny(c["image"])
+	return c["name"] == "mdegate" || strings.HasPrefix(image[strings.LastIndex(image, "/")+1:], "mdegate")
+}
+
+// hasMemLimitEnv reports whether the container sets GOMEMLIMIT from its own memory limit.
+func hasMemLimitEnv(c map[string]any) bool {
+	env, _ := c["env"].([]any)
+	for _, e := range env {
+		m, _ := e.(map[string]any)
+		vf, _ := m["valueFrom"].(map[string]any)
+		rf, _ := vf["resourceFieldRef"].(map[string]any)
+		if m["name"] == "GOMEMLIMIT" && rf["resource"] == "limits.memory" {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtAny(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
