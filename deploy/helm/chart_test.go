@@ -1,12 +1,15 @@
 package helm
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -61,10 +64,29 @@ func splitDocs(text string) []string {
 	return regexp.MustCompile(`(?m)^---\s*$`).Split(text, -1)
 }
 
-// The chart as shipped: a shared deployment with everything an operator expects, and
-// nothing that needs values it does not have.
+// minimal are the values an install must give: the chart cannot guess the tenants or the
+// callers' keys.
+const minimal = `
+config:
+  clients:
+    - {name: soar, key_sha256: de5f281c54025f1c34d539dc4747d8219c1dc7de878fdd410046e7cbca4b827c, tenants: ["*"]}
+  tenants:
+    - {name: contoso, id: 8f0d1c0e-3c2a-4b1e-9d53-1f2a3b4c5d6e, region: eu}
+`
+
+func values(t *testing.T, text string) map[string]any {
+	t.Helper()
+	vals := map[string]any{}
+	if err := yaml.Unmarshal([]byte(text), &vals); err != nil {
+		t.Fatal(err)
+	}
+	return vals
+}
+
+// The chart as shipped, given only what it cannot guess: a shared deployment with everything
+// an operator expects, and a config the gateway accepts.
 func TestChartDefaults(t *testing.T) {
-	objs := render(t, nil)
+	objs := render(t, values(t, minimal))
 	for _, kind := range []string{"Deployment", "Service", "ConfigMap", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"} {
 		if len(objs[kind]) != 1 {
 			t.Errorf("%d %s, want 1", len(objs[kind]), kind)
@@ -80,6 +102,7 @@ func TestChartDefaults(t *testing.T) {
 		t.Errorf("replicas %v, want 3", got)
 	}
 	checkPod(t, dep, objs["ConfigMap"][0])
+	checkConfig(t, objs)
 	cfg := config(t, objs["ConfigMap"][0])
 	if _, ok := cfg["limits"]; ok {
 		t.Errorf("limits in the default config: %v", cfg["limits"])
@@ -91,8 +114,7 @@ func TestChartDefaults(t *testing.T) {
 
 // Every option turned on.
 func TestChartOptions(t *testing.T) {
-	vals := map[string]any{}
-	if err := yaml.Unmarshal([]byte(`
+	vals := values(t, `
 replicaCount: 5
 redis:
   enabled: true
@@ -106,14 +128,14 @@ config:
   app:
     client_id: 3c5e8a71-9b2d-4f60-a1c4-7d8e9f0a1b2c
     client_secret_file: /var/run/secrets/mdegate/client-secret
+  clients:
+    - {name: soar, key_sha256: de5f281c54025f1c34d539dc4747d8219c1dc7de878fdd410046e7cbca4b827c, tenants: [contoso]}
   tenants:
     - {name: contoso, id: 8f0d1c0e-3c2a-4b1e-9d53-1f2a3b4c5d6e, region: eu}
   limits: {max_wait: 5s}
 resources: {limits: {memory: 512Mi}}
 ports: {http: 8081, admin: 9191}
-`), &vals); err != nil {
-		t.Fatal(err)
-	}
+`)
 	objs := render(t, vals)
 	for _, kind := range []string{"Deployment", "ConfigMap", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "Secret"} {
 		if len(objs[kind]) != 1 {
@@ -128,6 +150,7 @@ ports: {http: 8081, admin: 9191}
 		t.Errorf("replicas %v, want 5", got)
 	}
 	checkPod(t, dep, objs["ConfigMap"][0])
+	checkConfig(t, objs)
 
 	cfg := config(t, objs["ConfigMap"][0])
 	if got := cfg["listen"]; got != "0.0.0.0:8081" {
@@ -197,16 +220,22 @@ func TestChartRefusesIncompleteOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, vals := range map[string]map[string]any{
-		"redis without url":                {"redis": map[string]any{"enabled": true}},
-		"workload identity without client": {"workloadIdentity": map[string]any{"enabled": true}},
+	for _, tc := range []struct{ name, values, want string }{
+		{"no tenants", "", "config.tenants is empty"},
+		{"no clients", "config: {clients: []}", "config.clients is empty"},
+		{"redis without url", "redis: {enabled: true}", "redis.enabled needs redis.url"},
+		{"workload identity without client", "workloadIdentity: {enabled: true}", "workloadIdentity.enabled needs workloadIdentity.clientId"},
 	} {
+		vals := map[string]any{}
+		if tc.values != "" {
+			vals = util.CoalesceTables(values(t, tc.values), values(t, minimal)) // tc.values win
+		}
 		top, err := util.ToRenderValues(ch, vals, common.ReleaseOptions{Name: "mdegate", Namespace: "mdegate"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := engine.Render(ch, top); err == nil {
-			t.Errorf("%s: rendered", name)
+		if _, err := engine.Render(ch, top); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got error %v, want one saying %q", tc.name, err, tc.want)
 		}
 	}
 }
@@ -284,6 +313,76 @@ func config(t *testing.T, cm object) map[string]any {
 		}
 	}
 	return cfg
+}
+
+// checkConfig runs the gateway's own `mdegate check-config` (built from the main module at
+// ../..) on the rendered mdegate.yaml, with the files of the rendered Secret written where
+// the config names them under /var/run/secrets/mdegate and the environment the pod would
+// have: the chart's config must be one the gateway accepts, not just YAML.
+func checkConfig(t *testing.T, objs map[string][]object) {
+	t.Helper()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range objs["Secret"] {
+		data, _ := dig(sec, "stringData").(map[string]any)
+		for name, v := range data {
+			if err := os.WriteFile(filepath.Join(secrets, name), []byte(str(v)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	text := strings.ReplaceAll(str(dig(objs["ConfigMap"][0], "data", "mdegate.yaml")), "/var/run/secrets/mdegate/", secrets+"/")
+	cfgPath := filepath.Join(dir, "mdegate.yaml")
+	token := filepath.Join(dir, "azure-identity-token")
+	for path, data := range map[string]string{cfgPath: text, token: "header.payload.signature\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(gatewayBinary(t), "check-config", "-config", cfgPath)
+	cmd.Env = append(os.Environ(), "REDIS_PASSWORD=stand-in", "AZURE_FEDERATED_TOKEN_FILE="+token)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("mdegate check-config refuses the rendered config: %v\n%s\n%s", err, out, text)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+	buildDir  string
+)
+
+// gatewayBinary builds cmd/mdegate of the main module once per test run.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mdegate-chart-test")
+		if buildErr != nil {
+			return
+		}
+		binary = filepath.Join(buildDir, "mdegate")
+		out, err := exec.Command("go", "-C", filepath.Join("..", ".."), "build", "-o", binary, "./cmd/mdegate").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/mdegate: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// TestMain removes the gateway binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 var yamlTag = regexp.MustCompile("`yaml:\"([a-z0-9_]+)")

@@ -38,6 +38,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The gateway's configuration: values.config with listen, admin_listen and limits.redis set by the chart. */}}
 {{- define "mdegate.config" -}}
 {{- $cfg := deepCopy (default dict .Values.config) -}}
+{{- if not $cfg.tenants -}}{{- fail "config.tenants is empty: name the tenants the gateway serves" -}}{{- end -}}
+{{- if and (not $cfg.clients) (not $cfg.allow_anonymous) -}}
+{{- fail "config.clients is empty: the gateway listens on the pod IP, so every caller needs a key (mdegate key makes one); or set config.allow_anonymous: true" -}}
+{{- end -}}
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)) -}}
 {{- $_ := set $cfg "admin_listen" (printf "0.0.0.0:%d" (int .Values.ports.admin)) -}}
 {{- if .Values.redis.enabled -}}
