@@ -105,7 +105,8 @@ func embeddedConfigs(doc map[string]any) map[string]string {
 //     gateway on the pod's loopback needs an exec probe (mdegate healthcheck);
 //   - every mdegate container with a memory limit passes it to GOMEMLIMIT through the
 //     downward API, so the Go runtime collects before the kernel kills;
-//   - the shared example serves its probes and metrics on admin_listen.
+//   - the shared example serves its probes and metrics on admin_listen;
+//   - a non-root pod can read its secret volumes.
 func TestDeployKubernetesPods(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join("..", "..", "deploy", "kubernetes", "*.yaml"))
 	if err != nil || len(paths) == 0 {
@@ -134,6 +135,9 @@ func TestDeployKubernetesPods(t *testing.T) {
 				if s, _ := cfg["admin_listen"].(string); s != "" {
 					adminListen[filepath.Base(path)] = true
 				}
+			}
+			if v := unreadableSecrets(doc); v != "" {
+				t.Errorf("%s: %s", filepath.Base(path), v)
 			}
 			for _, c := range podContainers(doc) {
 				where := filepath.Base(path) + ": " + fmtAny(doc["kind"]) + " container " + fmtAny(c["name"])
@@ -164,6 +168,33 @@ func TestDeployKubernetesPods(t *testing.T) {
 	if !adminListen["shared.yaml"] {
 		t.Error("shared.yaml: the config sets no admin_listen; the kubelet's probes and Prometheus belong on it")
 	}
+}
+
+// unreadableSecrets names a secret volume a non-root pod cannot read: its files belong to
+// root, so without fsGroup (which gives them the pod's group) and a group-readable mode the
+// gateway cannot open its client secret (the sidecar example's 0400 without fsGroup).
+func unreadableSecrets(doc map[string]any) string {
+	spec, _ := doc["spec"].(map[string]any)
+	if tmpl, ok := spec["template"].(map[string]any); ok {
+		spec, _ = tmpl["spec"].(map[string]any)
+	}
+	sc, _ := spec["securityContext"].(map[string]any)
+	if sc["runAsNonRoot"] != true {
+		return ""
+	}
+	vols, _ := spec["volumes"].([]any)
+	for _, v := range vols {
+		m, _ := v.(map[string]any)
+		sec, ok := m["secret"].(map[string]any)
+		if !ok {
+			continue
+		}
+		mode, hasMode := sec["defaultMode"].(int)
+		if sc["fsGroup"] == nil || hasMode && mode&0o040 == 0 {
+			return fmt.Sprintf("secret volume %v: a non-root pod needs fsGroup and a group-readable defaultMode (have fsGroup %v, mode %#o)", m["name"], sc["fsGroup"], mode)
+		}
+	}
+	return ""
 }
 
 // podContainers returns the containers of a workload (Deployment, StatefulSet, DaemonSet,
