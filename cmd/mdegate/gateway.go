@@ -78,7 +78,8 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
 		opts: opts}
 	gw.log = gw.sink.logger()
-	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore})
+	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
+		Version: version})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {

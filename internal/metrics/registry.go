@@ -38,6 +38,11 @@ type Options struct {
 	QuotaStore func() (configured, shared bool)
 	// Now is the clock for seconds-until-expiry. Nil means time.Now.
 	Now func() time.Time
+	// Version is the version label of mdegate_build_info. Empty means "unknown".
+	Version string
+	// Commit is the commit label of mdegate_build_info. Empty means the vcs.revision the Go
+	// toolchain stamped into the binary, or "unknown" when there is none.
+	Commit string
 }
 
 // Registry holds the gateway's metrics. It implements proxy.Metrics. Safe for concurrent use.
@@ -120,6 +125,7 @@ func New(opts Options) *Registry {
 		[]string{"from", "to"})
 	r.reg.MustRegister(r.inFlight, r.requests, r.total, r.upstream, r.regionUp, r.throttled,
 		r.fetches, r.fetchFails, r.fetchSeconds, r.reloads, r.lastReload, r.throttleWait, attempts, r.failovers,
+		buildInfo(opts.Version, opts.Commit),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Tenants != nil {
 		r.reg.MustRegister(&tokenCollector{tenants: opts.Tenants, now: r.now})
