@@ -88,6 +88,7 @@ func (t *Table) Nearest() *Endpoint { return (*t.auto.Load())[0] }
 
 // Probe is one endpoint's measurement.
 type Probe struct {
+	// Endpoint is the endpoint measured.
 	Endpoint *Endpoint
 	// RTT is the median round trip of the samples; meaningful only when Reachable.
 	RTT time.Duration

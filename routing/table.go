@@ -38,8 +38,10 @@ type Tenant struct {
 
 // TenantOptions describe one tenant.
 type TenantOptions struct {
+	// Name is the tenant's alias. Required.
 	Name string
-	ID   string
+	// ID is the tenant's Entra ID, a GUID. Required.
+	ID string
 	// Region names an entry of Options.Regions, or Auto; "" means Options.DefaultRegion.
 	Region string
 }
@@ -50,7 +52,8 @@ type Options struct {
 	Regions map[string]string
 	// DefaultRegion is the region of tenants that name none, or Auto. "" means Global.
 	DefaultRegion string
-	Tenants       []TenantOptions
+	// Tenants are the tenants the table resolves; none means every lookup fails.
+	Tenants []TenantOptions
 	// CoolDown is the first cool-down of an endpoint marked down; each further consecutive
 	// failure doubles it up to MaxCoolDown. Zero means 2 s.
 	CoolDown time.Duration

@@ -27,9 +27,10 @@ type Options struct {
 	ClientID string
 	// Secret is the app's client secret.
 	Secret string
-	// Certs and Key are the app's certificate credential (RSA key; MSAL signs PS256).
+	// Certs is the app's certificate chain, for a certificate credential; nil means none.
 	Certs []*x509.Certificate
-	Key   crypto.PrivateKey
+	// Key is Certs' private key (RSA: MSAL signs PS256); nil means no certificate credential.
+	Key crypto.PrivateKey
 	// Assertion, when set, returns a client assertion (e.g. a federated token) on each request.
 	Assertion func(ctx context.Context) (string, error)
 	// Scope is the client-credentials scope of Token, e.g.

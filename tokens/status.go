@@ -22,6 +22,7 @@ const (
 
 // Status is a read-only view of one tenant's token state. It never holds the token.
 type Status struct {
+	// State is ok, failing, expired or never.
 	State State
 	// Code is Entra's error code of the last failure ("AADSTS700016"), or "" when the last
 	// fetch succeeded or Entra did not answer.

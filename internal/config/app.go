@@ -53,9 +53,10 @@ type AppConfig struct {
 type Credential struct {
 	// Secret is the client secret, trimmed; "" when the app uses no secret.
 	Secret string
-	// Certs and Key are certificate_file's chain and private key; nil when unset.
+	// Certs is certificate_file's chain; nil when unset.
 	Certs []*x509.Certificate
-	Key   crypto.PrivateKey
+	// Key is certificate_file's private key; nil when unset.
+	Key crypto.PrivateKey
 	// FederatedTokenFile is the file read (with ReadAssertion) on every token request; "" when
 	// unused.
 	FederatedTokenFile string

@@ -35,8 +35,8 @@ func (p Problem) String() string {
 // Error lists every problem found in a configuration: ordered by line, then key, when it was
 // parsed; in the order found for a Config built in code (Check), which has no lines.
 type Error struct {
-	Path     string // the name given to Parse (the file for Load), "" when none
-	Problems []Problem
+	Path     string    // the name given to Parse (the file for Load), "" when none
+	Problems []Problem // never empty
 }
 
 func (e *Error) Error() string {

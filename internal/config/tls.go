@@ -16,10 +16,11 @@ type TLSConfig struct {
 	// Listen is where the HTTPS listener binds, host:port. Unset: no HTTPS listener (and the
 	// other tls keys must be unset too).
 	Listen string `yaml:"listen"`
-	// CertFile and KeyFile are a PEM certificate (chain) and its private key. They are
-	// re-read when either file changes (checked at most every few seconds). Unset: ACME.
+	// CertFile is a PEM certificate (chain), and KeyFile its private key. They are re-read
+	// when either file changes (checked at most every few seconds). Unset: ACME.
 	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	// KeyFile is CertFile's private key (PEM). Unset: ACME.
+	KeyFile string `yaml:"key_file"`
 	// ACME obtains and renews certificates automatically. Unset: CertFile and KeyFile.
 	ACME ACMEConfig `yaml:"acme"`
 	// ClientCAFile is a PEM file of CA certificates: when set, every caller must present a

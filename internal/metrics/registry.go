@@ -17,8 +17,8 @@ import (
 
 // TenantStatus is one configured tenant's token state as the metrics show it.
 type TenantStatus struct {
-	Name   string
-	Region string
+	Name   string // the tenant's alias
+	Region string // the region serving it ("auto" resolved)
 	tokens.Status
 }
 
