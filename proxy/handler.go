@@ -291,6 +291,7 @@ type call struct {
 	reached      bool                      // MDE answered
 	failed       bool                      // the round trip to MDE failed
 	span         trace.Span                // the call's server span; nil without a tracer
+	traced       bool                      // span is recording: children are worth starting
 }
 
 type callKey struct{}
@@ -430,12 +431,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // callToken fetches the token of c's tenant and API (usually from the cache), under a span
 // and with a debug line when those are on; why is "call" or "401" (a replay's fresh token).
 func (h *Handler) callToken(ctx context.Context, c *call, why string) (tokens.Token, error) {
-	if h.tracer == nil && !h.debug {
+	if !c.traced && !h.debug {
 		return h.token(ctx, c.tenant.ID, c.api.Surface)
 	}
 	start := time.Now()
 	var s trace.Span
-	if h.tracer != nil {
+	if c.traced {
 		s = h.child(ctx, spanToken, trace.SpanKindInternal)
 		s.SetAttributes(attrTenantID.String(c.tenant.ID), attrResource.String(h.resources[c.api.Surface]),
 			attrReason.String(why))
@@ -549,8 +550,9 @@ func (h *Handler) logCall(c *call, r *http.Request, total time.Duration) {
 		ev.Str("user_agent", ua)
 	}
 	if c.span != nil {
-		if id := c.traceID(); id != "" {
-			ev.Str("trace_id", id)
+		var b [32]byte
+		if c.traceID(&b) {
+			ev.Bytes("trace_id", b[:])
 		}
 	}
 	if c.tenant != nil {

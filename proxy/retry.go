@@ -97,7 +97,7 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 	for {
 		c.attempts++
 		var span trace.Span
-		if h.tracer != nil {
+		if c.traced {
 			span = h.startAttempt(c, req)
 		}
 		resp, err := rt.next.RoundTrip(req)
@@ -241,7 +241,7 @@ func (rt *retrier) refresh(c *call, req *http.Request, kept bool) *http.Request 
 // noteWait reports a wait for a quota slot ("quota") or an MDE 429's Retry-After
 // ("retry_after") as a span and a debug line, when those are on.
 func (h *Handler) noteWait(c *call, ctx context.Context, waited time.Duration, reason string, err error) {
-	if h.tracer != nil {
+	if c.traced {
 		h.traceWait(ctx, waited, reason, err)
 	}
 	if h.debug {

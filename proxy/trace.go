@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // its children, so a failover or a replay shows as a sibling attempt. The caller's
 // traceparent, tracestate and baggage are read here and never forwarded (caller.go).
 //
-// With no tracer every function here returns at its first line: tracing off adds no
-// allocation to a call.
+// With no tracer nothing here runs: tracing off adds no allocation to a call. A call the
+// sampler left out (most of them at a low ratio) gets no child spans, which would be left
+// out too, so it costs little more than reading its traceparent.
 
 // traceContext reads traceparent and tracestate; baggage is not read (it may carry a user's
 // identity, and nothing here needs it).
@@ -48,9 +50,12 @@ const (
 // makes it the call's context.
 func (h *Handler) startTrace(c *call, r *http.Request) {
 	ctx := traceContext.Extract(c.Context, propagation.HeaderCarrier(r.Header))
-	ctx, c.span = h.tracer.Start(ctx, "mdegate "+r.Method, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attrMethod.String(r.Method)))
+	ctx, c.span = h.tracer.Start(ctx, "mdegate "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
 	c.Context = ctx
+	c.traced = c.span.IsRecording()
+	if c.traced {
+		c.span.SetAttributes(attrMethod.String(r.Method))
+	}
 }
 
 // endTrace names the server span after the API and ends it with what the call did.
@@ -90,15 +95,18 @@ func (c *call) endTrace() {
 	s.End()
 }
 
-// traceID is the call's trace ID for its log line; "" without a span.
-func (c *call) traceID() string {
+// traceID writes the call's trace ID in hex into b for its log line; false without one.
+func (c *call) traceID(b *[32]byte) bool {
 	if c.span == nil {
-		return ""
+		return false
 	}
-	if sc := c.span.SpanContext(); sc.HasTraceID() {
-		return sc.TraceID().String()
+	sc := c.span.SpanContext()
+	if !sc.HasTraceID() {
+		return false
 	}
-	return ""
+	id := sc.TraceID()
+	hex.Encode(b[:], id[:])
+	return true
 }
 
 // child starts a span under ctx's. Call it only with a tracer; attributes are set by the caller
