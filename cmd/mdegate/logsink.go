@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/internal/config"
@@ -42,8 +43,10 @@ func newLogSink(out io.Writer, lc config.LogConfig) *logSink {
 // (someone is reading it), json otherwise.
 func (s *logSink) set(lc config.LogConfig) {
 	st := &sinkState{level: parseLevel(lc.Level), w: s.out}
-	if lc.Format == "console" || lc.Format == "" && s.terminal() {
-		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: consoleTimeFormat}
+	tty := s.terminal()
+	if lc.Format == "console" || lc.Format == "" && tty {
+		// Colours only for a terminal: escape codes in a file or a pipe are noise.
+		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: consoleTimeFormat, NoColor: !tty}
 	}
 	s.active.Store(st)
 }
@@ -55,11 +58,7 @@ func (s *logSink) terminal() bool {
 		out = s.buf.out
 	}
 	f, ok := out.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // Timestamps: RFC 3339 in UTC with milliseconds in JSON; the time of day with milliseconds on

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/zap"
 
 	"github.com/mdegate/mdegate/internal/config"
@@ -45,6 +47,12 @@ func TestLogSinkMillisecondsAndJSONOffTerminal(t *testing.T) {
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(ts) {
 		t.Errorf("time %q, want RFC 3339 UTC with milliseconds", ts)
 	}
+	out.Reset()
+	s.set(config.LogConfig{Format: "console"})
+	log.Info().Msg("hello")
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3} INF hello`).MatchString(out.String()) {
+		t.Errorf("console line %q, want the time of day with milliseconds first", out.String())
+	}
 }
 
 // Issue 18 item 3: certmagic's zap logging goes through the sink: its schema, its level.
@@ -73,5 +81,39 @@ func TestCertmagicLogsThroughSink(t *testing.T) {
 	}
 	if _, ok := line["time"]; !ok {
 		t.Errorf("no time in %s", out.String())
+	}
+}
+
+// Issue 18 item 3: an unset log.format is console on a terminal (the demo in a shell), json
+// on anything else, a character device that is not a terminal included; an explicit format
+// always wins.
+func TestLogFormatDefaultFollowsTerminal(t *testing.T) {
+	t.Parallel()
+	pty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer pty.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for _, c := range []struct {
+		name    string
+		out     *os.File
+		format  string
+		console bool
+	}{
+		{"terminal", pty, "", true},
+		{"terminal, json asked", pty, "json", false},
+		{"not a terminal", null, "", false},
+		{"not a terminal, console asked", null, "console", true},
+	} {
+		s := newLogSink(c.out, config.LogConfig{Format: c.format})
+		_, console := s.active.Load().w.(zerolog.ConsoleWriter)
+		if console != c.console {
+			t.Errorf("%s: console %v, want %v", c.name, console, c.console)
+		}
 	}
 }
