@@ -28,6 +28,7 @@ var traceContext propagation.TraceContext
 // Span names and attribute keys. The attributes name the tenant, the caller and the API;
 // never a token, a key or a header's value.
 const (
+	spanServer   = "call" // renamed after the API when it is known
 	spanToken    = "token"
 	spanQuota    = "quota wait"
 	spanUpstream = "upstream"
@@ -46,11 +47,18 @@ const (
 	attrPath     = attribute.Key("url.path")
 )
 
+// serverSpan are the server span's options, built once: a variadic slice passed to an
+// interface method would be allocated on every call.
+var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
 // startTrace starts the call's server span under the caller's trace context, if any, and
 // makes it the call's context.
 func (h *Handler) startTrace(c *call, r *http.Request) {
-	ctx := traceContext.Extract(c.Context, propagation.HeaderCarrier(r.Header))
-	ctx, c.span = h.tracer.Start(ctx, "mdegate "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+	ctx := c.Context
+	if _, ok := r.Header["Traceparent"]; ok {
+		ctx = traceContext.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, c.span = h.tracer.Start(ctx, spanServer, serverSpan...)
 	c.Context = ctx
 	c.traced = c.span.IsRecording()
 	if c.traced {

@@ -16,6 +16,30 @@ import (
 	"github.com/mdegate/mdegate/routing"
 )
 
+// BenchmarkForwardTracing is BenchmarkForward's whole call (logged, links on) with tracing off
+// and on at 5 %, the default sample_ratio, exporting over OTLP HTTP to a loopback collector
+// that discards. Run with -count, which alternates the two: paired runs on the same machine
+// state.
+func BenchmarkForwardTracing(b *testing.B) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer collector.Close()
+	for _, on := range []bool{false, true} {
+		b.Run("tracing="+onOff(on), func(b *testing.B) {
+			var p *tracing.Provider
+			if on {
+				var err error
+				if p, err = tracing.New(tracing.Options{Endpoint: collector.URL, SampleRatio: 0.05}); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = p.Shutdown(context.Background()) }()
+			}
+			benchForwardSpread(b, 1, 1, true, true, nil, p.Tracer())
+		})
+	}
+}
+
 // BenchmarkTracing is BenchmarkHandlerOnly with tracing off, and on at 5 % and 100 %
 // sampling, exporting over OTLP HTTP to a collector on loopback that discards. Paired runs
 // (-count) compare the CPU per call; README "Tracing" quotes them.
@@ -36,7 +60,7 @@ func BenchmarkTracing(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer p.Shutdown(context.Background())
+				defer func() { _ = p.Shutdown(context.Background()) }()
 				tracer = p
 			}
 			src := benchSource(b, []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}})
