@@ -20,6 +20,7 @@ import (
 
 	"github.com/mdegate/mdegate/internal/tracing"
 	"github.com/mdegate/mdegate/proxy"
+	"github.com/mdegate/mdegate/routing"
 )
 
 // otlpReceiver is an OTLP HTTP collector on loopback: it decodes each export request and
@@ -265,5 +266,77 @@ func TestAccessLineRemoteAddrAndUserAgent(t *testing.T) {
 				t.Errorf("trace_id logged without tracing: %s", line)
 			}
 		})
+	}
+}
+
+// Issue 18 item 4: a failover shows as sibling upstream spans, one per region tried, under a
+// root span the gateway started itself (no traceparent, sample_ratio 1).
+func TestTracingFailoverAttemptsAreSiblings(t *testing.T) {
+	t.Parallel()
+	rc := startOTLPReceiver(t)
+	p, err := tracing.New(tracing.Options{Endpoint: rc.srv.URL, SampleRatio: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"value":[]}`)
+	}))
+	defer up.Close()
+	routes, err := routing.New(routing.Options{Regions: map[string]string{routing.Global: up.URL, "eu": down.URL},
+		Tenants: []routing.TenantOptions{{Name: "contoso", ID: idContoso, Region: "eu"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := up.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs // httptest's one certificate
+	gw := httptest.NewServer(newHandler(t, proxy.Options{Routes: routes, Tokens: fixedTokens{},
+		Transport: proxy.NewTransport(pool, 0), Tracer: p.Tracer()}))
+	req, _ := http.NewRequest("GET", gw.URL+"/api/machines", nil)
+	req.Header.Set("X-Tenant-ID", "contoso")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	gw.Close()
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var server *tracepb.Span
+	var ups []*tracepb.Span
+	for _, s := range rc.spans {
+		switch {
+		case s.Kind == tracepb.Span_SPAN_KIND_SERVER:
+			server = s
+		case s.Name == "upstream":
+			ups = append(ups, s)
+		}
+	}
+	if server == nil || len(server.ParentSpanId) != 0 {
+		t.Fatalf("want a root server span, got %v", server)
+	}
+	if len(ups) != 2 {
+		t.Fatalf("got %d upstream spans, want 2", len(ups))
+	}
+	got := map[string]string{}
+	for _, s := range ups {
+		if !bytes.Equal(s.ParentSpanId, server.SpanId) {
+			t.Errorf("attempt in %s is not a child of the server span", attrs(s)["mdegate.region"])
+		}
+		got[attrs(s)["mdegate.region"]] = attrs(s)["http.response.status_code"]
+	}
+	if got["eu"] != "503" || got["global"] != "200" {
+		t.Errorf("attempts by region %v, want eu 503 then global 200", got)
+	}
+	if r := attrs(server)["mdegate.region"]; r != "global" {
+		t.Errorf("server span region %q, want the region that answered", r)
 	}
 }
