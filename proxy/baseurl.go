@@ -67,13 +67,7 @@ func (b *baseFinder) fromTrusted(remote string) bool {
 	if err != nil {
 		return false
 	}
-	a := ap.Addr().Unmap()
-	for _, p := range b.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return inPrefixes(b.trusted, ap.Addr())
 }
 
 // firstField is the first comma-separated field of the first value, trimmed: the one the

@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mdegate/mdegate/internal/emulator"
 	"github.com/mdegate/mdegate/internal/metrics"
@@ -63,7 +65,7 @@ func benchForward(b *testing.B, nTenants int, logging, links bool) {
 func BenchmarkForwardSpread(b *testing.B) {
 	for _, c := range []struct{ tenants, spread int }{{1, 1}, {10000, 1000}} {
 		b.Run(fmt.Sprintf("tenants=%d/spread=%d", c.tenants, c.spread), func(b *testing.B) {
-			benchForwardSpread(b, c.tenants, c.spread, true, true, metrics.New(metrics.Options{}))
+			benchForwardSpread(b, c.tenants, c.spread, true, true, metrics.New(metrics.Options{}), nil)
 		})
 	}
 }
@@ -78,11 +80,11 @@ func BenchmarkForwardMetrics(b *testing.B) {
 }
 
 func benchForwardWith(b *testing.B, nTenants int, logging, links bool, m proxy.Metrics) {
-	benchForwardSpread(b, nTenants, 100, logging, links, m)
+	benchForwardSpread(b, nTenants, 100, logging, links, m, nil)
 }
 
 // benchForwardSpread forwards for the first min(used, nTenants) of nTenants tenants in turn.
-func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m proxy.Metrics) {
+func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m proxy.Metrics, tracer trace.Tracer) {
 	// Entra: the emulator; only the tenants the load uses are warmed.
 	et := make([]emulator.Tenant, 0, used)
 	for i := range min(used, nTenants) {
@@ -118,13 +120,20 @@ func benchForwardSpread(b *testing.B, nTenants, used int, logging, links bool, m
 	if logging {
 		log = zerolog.New(io.Discard).With().Timestamp().Logger()
 	}
-	h := newHandler(b, proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links, Metrics: m})
+	h := newHandler(b, proxy.Options{Routes: routes, Tokens: src, Transport: proxy.NewTransport(pool, 0), Logger: log, KeepLinks: !links, Metrics: m,
+		Tracer: tracer})
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
+	defer func() {
+		// CPU per call of the whole process (client, gateway, upstream): what a paired
+		// comparison of two settings needs, where ns/op of a parallel run is wall time.
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
@@ -208,3 +217,12 @@ type discard struct{}
 func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (discard) WriteHeader(int)             {}
+
+// processCPU is the user and system CPU time the process has used, in nanoseconds.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -84,13 +85,18 @@ type Options struct {
 	// TrustedProxies).
 	PublicURL *url.URL
 	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed
-	// when deriving the external base URL. Nil means nobody's: Host and TLS alone decide.
+	// when deriving the external base URL, and whose X-Forwarded-For names the client in the
+	// access log's remote_addr. Nil means nobody's: Host, TLS and the peer alone decide.
 	TrustedProxies []netip.Prefix
 	// KeepLinks leaves @odata links and Location headers as MDE wrote them. False (the
 	// default) rewrites those that point at an MDE host to the gateway (see links.go).
 	KeepLinks bool
 	// Metrics observes every call. Nil means none.
 	Metrics Metrics
+	// Tracer traces every call: a server span continuing the caller's traceparent, with
+	// children for the token fetch, quota waits and each upstream attempt (trace.go). The
+	// caller's trace headers are never forwarded either way. Nil means no tracing, at no cost.
+	Tracer trace.Tracer
 
 	// XDRResource is the token resource of Defender XDR APIs (routing.Cloud.XDRResource).
 	// "" means SurfaceXDR.Resource(), the public cloud's.
@@ -145,6 +151,9 @@ type Handler struct {
 	log          zerolog.Logger
 	metrics      Metrics
 	rp           *httputil.ReverseProxy
+	tracer       trace.Tracer   // nil: no tracing
+	trusted      []netip.Prefix // TrustedProxies
+	debug        bool           // the logger passes debug lines
 
 	apis          *apiTable
 	resTokens     ResourceTokens // nil: only MDE tokens
@@ -184,6 +193,12 @@ func New(opts Options) (*Handler, error) {
 		missing:      missingTenant(header),
 		log:          opts.Logger,
 		metrics:      opts.Metrics,
+		tracer:       opts.Tracer,
+		trusted:      opts.TrustedProxies,
+	}
+	if ev := h.log.Debug(); ev != nil {
+		ev.Discard()
+		h.debug = true // timing what only a debug line reports is worth it
 	}
 	a, err := newAuth(opts.Clients, opts.Routes)
 	if err != nil {
@@ -275,6 +290,8 @@ type call struct {
 	bodyErr      atomic.Pointer[bodyError] // the caller's body failed (written by the transport's writer)
 	reached      bool                      // MDE answered
 	failed       bool                      // the round trip to MDE failed
+	span         trace.Span                // the call's server span; nil without a tracer
+	traced       bool                      // span is recording: children are worth starting
 }
 
 type callKey struct{}
@@ -285,6 +302,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.id = requestID(r.Header["X-Request-Id"], &c.idBuf)
 	c.idHdr[0] = c.id
 	w.Header()["X-Request-Id"] = c.idHdr[:]
+	if h.tracer != nil {
+		h.startTrace(c, r)
+	}
 	if h.metrics != nil {
 		h.metrics.Start()
 	}
@@ -299,6 +319,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		total := time.Since(start)
 		h.logCall(c, r, total)
 		h.observe(c, r, total)
+		c.endTrace()
 		if p != nil {
 			panic(p)
 		}
@@ -362,6 +383,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.cands = h.graph
 	}
 	c.ep, c.epIdx = h.routes.Pick(c.cands, -1)
+	if h.debug && c.ep != nil {
+		h.log.Debug().Str("request_id", c.id).Str("tenant", tn.Name).Str("api", c.api.Name).
+			Str("region", c.ep.Region).Int("candidates", len(c.cands)).Msg("region chosen")
+	}
 	if cl == nil {
 		cl = h.anon
 	}
@@ -372,7 +397,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer cl.release()
 	}
-	tok, err := h.token(r.Context(), tn.ID, c.api.Surface)
+	tok, err := h.callToken(c, c, "call")
 	if err != nil {
 		if r.Context().Err() != nil {
 			c.code = "ClientClosedRequest"
@@ -401,6 +426,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer release(slot)
 	}
 	h.rp.ServeHTTP(&c.recorder, out)
+}
+
+// callToken fetches the token of c's tenant and API (usually from the cache), under a span
+// and with a debug line when those are on; why is "call" or "401" (a replay's fresh token).
+func (h *Handler) callToken(ctx context.Context, c *call, why string) (tokens.Token, error) {
+	if !c.traced && !h.debug {
+		return h.token(ctx, c.tenant.ID, c.api.Surface)
+	}
+	start := time.Now()
+	var s trace.Span
+	if c.traced {
+		s = h.child(ctx, spanToken, trace.SpanKindInternal)
+		s.SetAttributes(attrTenantID.String(c.tenant.ID), attrResource.String(h.resources[c.api.Surface]),
+			attrReason.String(why))
+	}
+	tok, err := h.token(ctx, c.tenant.ID, c.api.Surface)
+	if s != nil {
+		endChild(s, err)
+	}
+	if h.debug {
+		ev := h.log.Debug().Str("request_id", c.id).Str("tenant_id", c.tenant.ID).
+			Str("resource", h.resources[c.api.Surface]).Str("reason", why).
+			Float64("duration_ms", routing.Millis(time.Since(start)))
+		if err != nil {
+			ev.Str("error", describe(err).Code)
+		}
+		ev.Msg("token")
+	}
+	return tok, err
 }
 
 // token returns the tenant's token for the surface's resource.
@@ -491,7 +545,16 @@ func (h *Handler) logCall(c *call, r *http.Request, total time.Duration) {
 	if ev == nil {
 		return
 	}
-	ev.Str("request_id", c.id)
+	ev.Str("request_id", c.id).Str("remote_addr", h.remoteAddr(r))
+	if ua := userAgent(r); ua != "" {
+		ev.Str("user_agent", ua)
+	}
+	if c.span != nil {
+		var b [32]byte
+		if c.traceID(&b) {
+			ev.Bytes("trace_id", b[:])
+		}
+	}
 	if c.tenant != nil {
 		ev.Str("tenant", c.tenant.Name).Str("tenant_id", c.tenant.ID).Str("region", c.ep.Region)
 	}

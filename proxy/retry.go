@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -49,6 +50,9 @@ func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h.limiter != nil {
 		waited, err := h.limiter.Take(ctx, c.tenant.ID, c.api, h.maxWait)
 		c.throttleWait += waited
+		if waited > 0 || err != nil {
+			h.noteWait(c, ctx, waited, "quota", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +96,14 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 	throttled := false
 	for {
 		c.attempts++
+		var span trace.Span
+		if c.traced {
+			span = h.startAttempt(c, req)
+		}
 		resp, err := rt.next.RoundTrip(req)
+		if span != nil {
+			endAttempt(span, resp, err)
+		}
 		if err != nil {
 			if be := c.bodyErr.Load(); be != nil {
 				return nil, be // the caller's fault: no region's failure, no failover
@@ -141,7 +152,9 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 			if ok && !throttled && kept && replayable && wait <= h.maxWait {
 				throttled = true
 				discard(resp)
-				if err := sleep(ctx, wait); err != nil {
+				err := sleep(ctx, wait)
+				h.noteWait(c, ctx, wait, "retry_after", err)
+				if err != nil {
 					return nil, err
 				}
 				c.throttleWait += wait
@@ -188,6 +201,10 @@ func (rt *retrier) failover(c *call, req *http.Request) *http.Request {
 		c.failoverFrom = from.Region
 	}
 	c.ep, c.epIdx = to, i
+	if rt.h.debug {
+		rt.h.log.Debug().Str("request_id", c.id).Str("tenant", c.tenant.Name).Str("from", from.Region).
+			Str("to", to.Region).Int("attempt", c.attempts+1).Msg("failover")
+	}
 	out := replay(req)
 	out.URL.Scheme, out.URL.Host = to.URL.Scheme, to.URL.Host
 	out.URL.Path = to.URL.Path + strings.TrimPrefix(req.URL.Path, from.URL.Path)
@@ -207,15 +224,34 @@ func (rt *retrier) refresh(c *call, req *http.Request, kept bool) *http.Request 
 		return nil
 	}
 	inv.Invalidate(c.tenant.ID, c.token)
-	tok, err := rt.h.token(req.Context(), c.tenant.ID, c.api.Surface)
+	tok, err := rt.h.callToken(req.Context(), c, "401")
 	if err != nil || tok.Bearer == c.token.Bearer {
 		return nil
 	}
 	c.replayed401 = true
+	if rt.h.debug {
+		rt.h.log.Debug().Str("request_id", c.id).Str("tenant", c.tenant.Name).Msg("replay after 401 with a fresh token")
+	}
 	c.token = tok
 	out := replay(req)
 	out.Header["Authorization"] = tok.Header()
 	return out
+}
+
+// noteWait reports a wait for a quota slot ("quota") or an MDE 429's Retry-After
+// ("retry_after") as a span and a debug line, when those are on.
+func (h *Handler) noteWait(c *call, ctx context.Context, waited time.Duration, reason string, err error) {
+	if c.traced {
+		h.traceWait(ctx, waited, reason, err)
+	}
+	if h.debug {
+		ev := h.log.Debug().Str("request_id", c.id).Str("tenant", c.tenant.Name).Str("api", c.api.Name).
+			Str("reason", reason).Float64("wait_ms", routing.Millis(waited))
+		if err != nil {
+			ev.Str("error", describe(err).Code)
+		}
+		ev.Msg("quota wait")
+	}
 }
 
 // replay returns a copy of req with a fresh body.

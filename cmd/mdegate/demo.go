@@ -52,7 +52,8 @@ var demoTenantsYAML = fmt.Sprintf(`tenants:
 // sections, and extra YAML appended.
 func gatewayYAML(emu *emulator.Emulator, listen, caFile, app, tenants, extra string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\nlog: {level: info, format: json}\n", listen)
+	// No log.format: console when the demo runs in a terminal, json into a pipe or a test.
+	fmt.Fprintf(&b, "listen: %q\nlog: {level: info}\n", listen)
 	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n", emu.LoginURL())
 	if caFile != "" {
 		fmt.Fprintf(&b, "  ca_file: %q\n", caFile)

@@ -20,6 +20,7 @@ import (
 	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/metrics"
+	"github.com/mdegate/mdegate/internal/tracing"
 )
 
 // gateway is the running server: the current generation behind an atomic pointer, the
@@ -38,7 +39,7 @@ type gateway struct {
 	srv      *http.Server              // main listener(s)
 	adminSrv *http.Server              // admin_listen, when set
 	tlsSrv   *http.Server              // tls.listen, when set (its TLS setup is fixed at start)
-	stdout   io.Writer                 // for certmagic's own log
+	tracing  *tracing.Provider         // nil: tracing off; shut down when run returns
 	ls       atomic.Pointer[listeners] // replaced, never modified, by the run goroutine
 	adminMux http.Handler
 
@@ -75,14 +76,18 @@ type gatewayOptions struct {
 }
 
 func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gateway, error) {
-	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3), stdout: stdout,
+	gw := &gateway{path: cfg.File, sink: newLogSink(stdout, cfg.Log), now: time.Now, fatal: make(chan error, 3),
 		opts: opts}
 	gw.log = gw.sink.logger()
+	if err := gw.startTracing(cfg); err != nil {
+		return nil, err
+	}
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
 		Version: version})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
+		gw.stopTracing()
 		return nil, err
 	}
 	gw.cur.Store(g)
@@ -176,6 +181,7 @@ func retire(sl *servedListener) {
 func (gw *gateway) run(ctx context.Context) error {
 	gw.sink.startBuffer()
 	defer gw.sink.stopBuffer() // after the last line ("stopped"), so nothing is lost
+	defer gw.stopTracing()     // after the last call's span
 	// While the gateway is busy the heap may grow between collections (internal/gctuner).
 	defer gctuner.Start(gw.log, 0)()
 	cfg := gw.cur.Load().cfg
@@ -193,7 +199,7 @@ func (gw *gateway) run(ctx context.Context) error {
 		}
 	}
 	if cfg.TLS.Listen != "" {
-		https, err := newHTTPS(ctx, cfg, gw.log, gw.stdout)
+		https, err := newHTTPS(ctx, cfg, gw.log)
 		if err == nil {
 			ls.tls, err = gw.listen(cfg.TLS.Listen)
 			if err != nil {

@@ -165,6 +165,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		// The per-call logger has its level fixed, so a disabled level costs nothing.
 		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
 		Metrics: gw.metrics,
+		Tracer:  gw.tracing.Tracer(), // nil when off
 
 		Clients:                cfg.ProxyClients(),
 		MaxBody:                cfg.Limits.MaxBody,

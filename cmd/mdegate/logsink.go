@@ -2,10 +2,12 @@ package main
 
 import (
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/internal/config"
@@ -37,14 +39,51 @@ func newLogSink(out io.Writer, lc config.LogConfig) *logSink {
 	return s
 }
 
-// set applies a log section.
+// set applies a log section. An unset format is console when the log goes to a terminal
+// (someone is reading it), json otherwise.
 func (s *logSink) set(lc config.LogConfig) {
 	st := &sinkState{level: parseLevel(lc.Level), w: s.out}
-	if lc.Format == "console" {
-		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: time.RFC3339}
+	tty := s.terminal()
+	if lc.Format == "console" || lc.Format == "" && tty {
+		// Colours only for a terminal: escape codes in a file or a pipe are noise.
+		st.w = zerolog.ConsoleWriter{Out: s.out, TimeFormat: consoleTimeFormat, NoColor: !tty}
 	}
 	s.active.Store(st)
 }
+
+// terminal reports whether the sink writes to a terminal.
+func (s *logSink) terminal() bool {
+	out := s.out
+	if s.buf != nil {
+		out = s.buf.out
+	}
+	f, ok := out.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// Timestamps: RFC 3339 in UTC with milliseconds in JSON; the time of day with milliseconds on
+// a console.
+const (
+	jsonTimeFormat    = "2006-01-02T15:04:05.000Z07:00"
+	consoleTimeFormat = "15:04:05.000"
+)
+
+// stamp is the loggers' timestamp: a hook rather than zerolog's Timestamp(), whose format is
+// the process-wide zerolog.TimeFieldFormat; this one belongs to the sink's loggers alone. It
+// runs only for lines that pass the level, and appends without allocating.
+type stamp struct{ now func() time.Time }
+
+func (h stamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	var b [len(jsonTimeFormat) + 8]byte
+	e.Bytes(zerolog.TimestampFieldName, h.now().UTC().AppendFormat(b[:0], jsonTimeFormat))
+}
+
+// gate is the sink's level as a zerolog sampler: zerolog asks it before building an event,
+// so a line below the level is never encoded (and Debug() returns nil), yet the level can
+// change on a reload under loggers already handed out.
+type gate struct{ s *logSink }
+
+func (g gate) Sample(l zerolog.Level) bool { return l >= g.s.active.Load().level }
 
 // startBuffer gathers lines in memory until stopBuffer (logbuffer.go); the gateway's run
 // owns the flusher between the two. Without a buffer both are no-ops.
@@ -71,10 +110,10 @@ func (s *logSink) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 	return st.w.Write(p)
 }
 
-// logger is a logger over the sink. Its own level stays open: the sink filters, so the level
-// can change under it.
+// logger is a logger over the sink. Its own level stays open; the sink's level is asked
+// before each event is built (gate), so it can change under the logger.
 func (s *logSink) logger() zerolog.Logger {
-	return zerolog.New(s).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+	return zerolog.New(s).Level(zerolog.TraceLevel).Sample(gate{s}).Hook(stamp{time.Now})
 }
 
 func parseLevel(name string) zerolog.Level {

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/rs/zerolog"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/mdegate/mdegate/internal/config"
 )
@@ -30,11 +27,11 @@ type httpsListener struct {
 
 // newHTTPS builds the TLS configuration: TLS 1.2 minimum, HTTP/2 offered (ServeTLS adds h2),
 // client certificates required when tls.client_ca_file is set.
-func newHTTPS(ctx context.Context, cfg *config.Config, log zerolog.Logger, stdout io.Writer) (*httpsListener, error) {
+func newHTTPS(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*httpsListener, error) {
 	t := &cfg.TLS
 	h := &httpsListener{stop: func() {}}
 	if t.UsesACME() {
-		magic, stop, err := newACME(ctx, t, cfg.Resolved.ACMERoots, log, stdout)
+		magic, stop, err := newACME(ctx, t, cfg.Resolved.ACMERoots, log)
 		if err != nil {
 			return nil, err
 		}
@@ -56,9 +53,9 @@ func newHTTPS(ctx context.Context, cfg *config.Config, log zerolog.Logger, stdou
 
 // newACME starts certmagic for the configured domains with storage at tls.acme.storage. The
 // certificates are obtained in the background; stop ends certmagic's maintenance goroutine.
-func newACME(ctx context.Context, t *config.TLSConfig, roots *x509.CertPool, log zerolog.Logger, stdout io.Writer) (*tls.Config, func(), error) {
-	zl := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
-		zapcore.AddSync(stdout), zapcore.InfoLevel)).With(zap.String("component", "certmagic"))
+func newACME(ctx context.Context, t *config.TLSConfig, roots *x509.CertPool, log zerolog.Logger) (*tls.Config, func(), error) {
+	// certmagic logs through the gateway's sink: same schema, level and buffer (zaplog.go).
+	zl := newZapLogger(log.With().Str("component", "certmagic").Logger())
 	var magic *certmagic.Config
 	cache := certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return magic, nil },

@@ -40,7 +40,7 @@ type Config struct {
 	// WatchConfig reloads the configuration when its file changes (as SIGHUP does). Unset:
 	// true.
 	WatchConfig bool `yaml:"watch_config"`
-	// Log selects the log level and format. Unset: info, json.
+	// Log selects the log level and format. Unset: info; console on a terminal, else json.
 	Log LogConfig `yaml:"log"`
 	// Cloud selects the Microsoft cloud and any endpoint overrides. Unset: the public cloud with
 	// its built-in hosts.
@@ -71,6 +71,8 @@ type Config struct {
 	// TrustedProxies are the CIDR prefixes (or single addresses) of proxies whose
 	// X-Forwarded-Proto and X-Forwarded-Host are believed. Unset: nobody's.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Tracing exports OpenTelemetry spans of each call (tracing.go). Unset: off.
+	Tracing TracingConfig `yaml:"tracing"`
 
 	// Name is what messages call the configuration: the name given to Parse (the path for
 	// Load). Not a YAML key.
@@ -109,7 +111,7 @@ type Resolved struct {
 func defaults() Config {
 	return Config{
 		Listen:  "127.0.0.1:8080",
-		Log:     LogConfig{Level: "info", Format: "json"},
+		Log:     LogConfig{Level: "info"}, // Format "": console on a terminal, else json
 		Cloud:   CloudConfig{Name: "public"},
 		Routing: RoutingConfig{TenantHeader: "X-Tenant-ID", Region: routing.Global},
 
@@ -231,7 +233,6 @@ func (c *Config) fillDefaults() {
 		}
 	}
 	setIfEmpty(&c.Log.Level, d.Log.Level)
-	setIfEmpty(&c.Log.Format, d.Log.Format)
 	setIfEmpty(&c.Cloud.Name, d.Cloud.Name)
 	setIfEmpty(&c.Routing.TenantHeader, d.Routing.TenantHeader)
 	setIfEmpty(&c.Routing.Region, d.Routing.Region)
@@ -272,6 +273,7 @@ func (c *Config) validate(ps *problems) {
 	c.TLS.validate(ps)
 	c.validateAnonymous(ps)
 	c.validateExternal(ps)
+	c.Tracing.validate(ps)
 }
 
 // normalize completes a valid Config: the default scope, lowercase IDs.

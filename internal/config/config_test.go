@@ -611,7 +611,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	checks := []struct{ name, got, want string }{
 		{"listen", cfg.Listen, "127.0.0.1:8080"},
 		{"log.level", cfg.Log.Level, "info"},
-		{"log.format", cfg.Log.Format, "json"},
+		{"log.format", cfg.Log.Format, ""}, // unset: console on a terminal, else json
 		{"cloud.name", cfg.Cloud.Name, "public"},
 		{"resolved login endpoint", cfg.Resolved.Cloud.LoginEndpoint, "https://login.microsoftonline.com"},
 		{"resolved global region", cfg.Resolved.Cloud.Regions["global"], "https://api.security.microsoft.com"},
@@ -646,7 +646,7 @@ func TestParseConfigEmptyValuesMeanDefaults(t *testing.T) {
 		"  tenant_header: ''",
 		"  region:",
 	)+minimal)
-	if cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.Cloud.Name != "public" ||
+	if cfg.Log.Level != "info" || cfg.Log.Format != "" || cfg.Cloud.Name != "public" ||
 		cfg.Routing.TenantHeader != "X-Tenant-ID" || cfg.Routing.Region != "global" {
 		t.Errorf("got %+v %+v %q, want the defaults", cfg.Log, cfg.Routing, cfg.Cloud.Name)
 	}

@@ -14,7 +14,8 @@ import (
 type LogConfig struct {
 	// Level is the minimum level logged: debug, info, warn or error. Unset: info.
 	Level string `yaml:"level"`
-	// Format is json (one object per line) or console (human-readable). Unset: json.
+	// Format is json (one object per line) or console (human-readable). Unset: console when
+	// the log goes to a terminal, json otherwise (a file, a pipe, a container's log).
 	Format string `yaml:"format"`
 }
 
@@ -31,7 +32,7 @@ func (c *Config) validateListen(ps *problems) {
 	if !oneOf(c.Log.Level, logLevels) {
 		ps.add("log.level", "%q is not a log level (want %s)", c.Log.Level, strings.Join(logLevels, ", "))
 	}
-	if !oneOf(c.Log.Format, logFormats) {
+	if c.Log.Format != "" && !oneOf(c.Log.Format, logFormats) {
 		ps.add("log.format", "%q is not a log format (want %s)", c.Log.Format, strings.Join(logFormats, ", "))
 	}
 	if c.AdminListen != "" {

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/internal/tracing"
+)
+
+// tracingShutdownTimeout bounds the export of the spans still pending when the gateway stops.
+const tracingShutdownTimeout = 5 * time.Second
+
+// startTracing starts the tracer provider of the tracing section (nil when off). It is read
+// once, at start: a reload keeps the provider the gateway started with.
+func (gw *gateway) startTracing(cfg *config.Config) error {
+	tc := &cfg.Tracing
+	p, err := tracing.New(tracing.Options{Endpoint: tc.OTLPEndpoint, SampleRatio: tc.Ratio(),
+		ServiceName: tc.Service(), Version: version, Logger: gw.log})
+	if err != nil {
+		return err
+	}
+	gw.tracing = p
+	if p != nil {
+		gw.log.Info().Str("otlp_endpoint", tc.OTLPEndpoint).Float64("sample_ratio", tc.Ratio()).
+			Str("service_name", tc.Service()).Msg("tracing on")
+	}
+	return nil
+}
+
+// stopTracing exports what is pending and stops the provider.
+func (gw *gateway) stopTracing() {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
+	defer cancel()
+	if err := gw.tracing.Shutdown(ctx); err != nil {
+		gw.log.Warn().Err(err).Msg("tracing shutdown")
+	}
+	gw.tracing = nil
+}
