@@ -14,6 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mdegate/mdegate/internal/intercept"
+	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/routing"
 )
 
@@ -71,6 +73,11 @@ type Config struct {
 	// TrustedProxies are the CIDR prefixes (or single addresses) of proxies whose
 	// X-Forwarded-Proto and X-Forwarded-Host are believed. Unset: nobody's.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TokenEndpoint is the gateway's Entra-compatible token endpoint (token_endpoint.go).
+	// Unset: off.
+	TokenEndpoint TokenEndpointConfig `yaml:"token_endpoint"`
+	// Intercept is the HTTPS proxy mode (intercept.go). Unset: off; CONNECT is refused.
+	Intercept InterceptConfig `yaml:"intercept"`
 
 	// Name is what messages call the configuration: the name given to Parse (the path for
 	// Load). Not a YAML key.
@@ -104,6 +111,10 @@ type Resolved struct {
 	ClientCAs *x509.CertPool
 	// ACMERoots is tls.acme.ca_root_file's pool; nil when unset (the system roots).
 	ACMERoots *x509.CertPool
+	// SigningKey is token_endpoint.signing_key_file's key; nil when unset.
+	SigningKey *tokenendpoint.SigningKey
+	// InterceptCA is the CA of intercept.ca_cert_file and ca_key_file; nil when unset.
+	InterceptCA *intercept.CA
 }
 
 func defaults() Config {
@@ -255,6 +266,8 @@ func (c *Config) resolve(ps *problems) Resolved {
 		}
 	}
 	res.ClientCAs, res.ACMERoots = c.TLS.resolve(ps)
+	res.SigningKey = c.TokenEndpoint.resolve(ps)
+	res.InterceptCA = c.Intercept.resolve(ps)
 	return res
 }
 
@@ -272,6 +285,8 @@ func (c *Config) validate(ps *problems) {
 	c.TLS.validate(ps)
 	c.validateAnonymous(ps)
 	c.validateExternal(ps)
+	c.TokenEndpoint.validate(ps)
+	c.validateIntercept(ps)
 }
 
 // normalize completes a valid Config: the default scope, lowercase IDs.
