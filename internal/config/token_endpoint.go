@@ -42,8 +42,8 @@ func (t *TokenEndpointConfig) validate(ps *problems) {
 		ps.add("token_endpoint.lifetime", "%s is out of range (between 1s and %s; unset means %s)", t.Lifetime,
 			tokenendpoint.MaxLifetime, tokenendpoint.DefaultLifetime)
 	}
-	if !t.Enabled && (t.SigningKeyFile != "" || t.Lifetime != 0) {
-		ps.add("token_endpoint.enabled", "is false, so signing_key_file and lifetime do nothing: set enabled: true")
+	if !t.Enabled && t.SigningKeyFile != "" {
+		ps.add("token_endpoint.signing_key_file", "does nothing while token_endpoint.enabled is false")
 	}
 }
 
