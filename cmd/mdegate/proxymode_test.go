@@ -326,8 +326,10 @@ func TestTokenEndpointDirect(t *testing.T) {
 func issueWith(t *testing.T, key *tokenendpoint.SigningKey, now func() time.Time) string {
 	t.Helper()
 	h, err := tokenendpoint.New(tokenendpoint.Options{
-		Tenant: func(string) (tokenendpoint.Tenant, bool) { return tokenendpoint.Tenant{ID: demoContoso, Alias: "contoso"}, true },
-		Key:    key, Now: now,
+		Tenant: func(string) (tokenendpoint.Tenant, bool) {
+			return tokenendpoint.Tenant{ID: demoContoso, Alias: "contoso"}, true
+		},
+		Key: key, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
