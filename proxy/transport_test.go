@@ -30,7 +30,9 @@ func TestTransportIgnoresEnvironmentProxy(t *testing.T) {
 	}
 	addr := srv.Listener.Addr().String()
 	d := &net.Dialer{}
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
 	tr.TLSClientConfig.ServerName = "example.com" // httptest's certificate names example.com
 	resp, err := (&http.Client{Transport: tr}).Get("https://example.com/api/machines")
 	if err != nil {
