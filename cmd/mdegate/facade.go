@@ -91,10 +91,11 @@ func notServed(w http.ResponseWriter) {
 	_, _ = w.Write([]byte(`{"error":{"code":"NotFound","message":"the token endpoint is not enabled (token_endpoint.enabled)"}}`))
 }
 
-// dispatch serves a request on generation g: the token endpoint's paths and login hosts when
-// it is enabled, else the forward path.
+// dispatch serves a request on generation g: the token endpoint's paths, and the login hosts
+// reached by SNI on tls.listen, when it is enabled; else the forward path. (Requests inside
+// tunnels come through serveLogin and serveAPI instead.)
 func (gw *gateway) dispatch(g *generation, w http.ResponseWriter, r *http.Request) {
-	if g.login != nil && (isLoginPath(r.URL.Path) || gw.intercept != nil && gw.intercept.HostClass(r.Host) == intercept.Login) {
+	if g.login != nil && (isLoginPath(r.URL.Path) || r.TLS != nil && gw.intercept != nil && gw.intercept.HostClass(r.Host) == intercept.Login) {
 		g.login.ServeHTTP(w, r)
 		return
 	}

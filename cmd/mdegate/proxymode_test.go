@@ -492,3 +492,76 @@ func TestProxyModeSNI(t *testing.T) {
 	}
 	checkOnlyRealTokens(t, p.emu, demoContoso, bearer)
 }
+
+// postScope asks the token endpoint for scope with the v2 grant and returns status and body.
+func postScope(t *testing.T, base, tenant, secret, scope string) (int, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {toolClientID}, "client_secret": {secret}, "scope": {scope}}
+	resp, err := http.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, m
+}
+
+// The roles a gateway token carries are those of the gateway's real token for the same
+// resource (MDE, Defender XDR, Graph); a resource the gateway does not serve is refused as
+// Entra refuses it.
+func TestTokenEndpointRolesPerResource(t *testing.T) {
+	t.Parallel()
+	p := startProxyGateway(t, "")
+	for scope, want := range map[string][]string{
+		"https://api.securitycenter.microsoft.com/.default":                 emulator.DefaultRoles,
+		"https://securitycenter.onmicrosoft.com/windowsatpservice/.default": emulator.DefaultRoles,
+		"https://api.security.microsoft.com/.default":                       emulator.DefaultXDRRoles,
+		"https://graph.microsoft.com/.default":                              emulator.DefaultGraphRoles,
+	} {
+		status, m := postScope(t, p.URL, "contoso", p.tool, scope)
+		if status != 200 {
+			t.Errorf("%s: %d %v", scope, status, m)
+			continue
+		}
+		tok := m["access_token"].(string)
+		p.secrets = append(p.secrets, tok)
+		if got := strs(claimsOf(t, tok)["roles"]); !slices.Equal(got, want) {
+			t.Errorf("%s: roles %v, want %v", scope, got, want)
+		}
+	}
+	status, m := postScope(t, p.URL, "contoso", p.tool, "https://management.azure.com/.default")
+	if status != 400 || m["error"] != "invalid_resource" || !strings.HasPrefix(fmt.Sprint(m["error_description"]), "AADSTS500011") {
+		t.Errorf("an unserved resource: %d %v", status, m)
+	}
+}
+
+// Without a signing_key_file the key made at start serves every generation: a reload does not
+// kill the tokens already handed out, and the warning is given once.
+func TestTokenEndpointGeneratedKeySurvivesReload(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "token_endpoint: {enabled: true}\n")
+	status, m := postScope(t, g.URL, "contoso", "anything", "https://api.securitycenter.microsoft.com/.default")
+	if status != 200 {
+		t.Fatalf("anonymous token: %d %v", status, m)
+	}
+	tok := m["access_token"].(string)
+	g.secrets = append(g.secrets, tok)
+	if c := claimsOf(t, tok); c["sub"] != tokenendpoint.Anonymous || c["tid"] != demoContoso {
+		t.Errorf("anonymous token claims: sub %v tid %v", c["sub"], c["tid"])
+	}
+	g.writeConfig(t, "127.0.0.1:0", "token_endpoint: {enabled: true, lifetime: 2h}\n")
+	if !g.reload(t) {
+		t.Fatalf("reload refused:\n%s", g.logs)
+	}
+	resp, body := g.do(t, "GET", "/api/alerts", "", nil, "Authorization", "Bearer "+tok)
+	if resp.StatusCode != 200 {
+		t.Errorf("a token from before the reload: %d %s", resp.StatusCode, body)
+	}
+	warned := len(g.logs.lines(t, "token_endpoint: no signing_key_file, so a key was made at start: gateway tokens die with the process and are not valid on other replicas"))
+	if warned != 1 {
+		t.Errorf("the generated-key warning was logged %d times, want once", warned)
+	}
+}
