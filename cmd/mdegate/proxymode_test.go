@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -565,3 +566,33 @@ func TestTokenEndpointGeneratedKeySurvivesReload(t *testing.T) {
 		t.Errorf("the generated-key warning was logged %d times, want once", warned)
 	}
 }
+
+// Shutdown ends the tunnels, which http.Server.Shutdown does not track (hijacked): a tool's
+// idle tunnel is closed by the gateway, not left to its idle timeout.
+func TestProxyModeShutdownClosesTunnels(t *testing.T) {
+	t.Parallel()
+	p := startProxyGateway(t, "")
+	status, c, br := connect(t, p.proxyURL.Host, "api.security.microsoft.com:443", "", "")
+	if status != 200 {
+		t.Fatalf("CONNECT: %d", status)
+	}
+	tc := tls.Client(&bufferedConn{Conn: c, r: br}, &tls.Config{RootCAs: p.ca.Pool(), ServerName: "api.security.microsoft.com"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := tc.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the tunnel is still open after shutdown (read: %v)", err)
+	}
+}
+
+// bufferedConn reads through the bufio.Reader that read the CONNECT answer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
