@@ -154,6 +154,9 @@ func (gw *gateway) newLogin(cfg *config.Config, routes *routing.Table, src *toke
 	}
 	if u := cfg.PublicBaseURL(); u != nil {
 		opts.Hosts = []string{u.Host}
+		if u.Scheme == "https" { // behind a TLS-terminating balancer; tunnels are https anyway
+			opts.Scheme = "https"
+		}
 	}
 	if len(cfg.Clients) > 0 {
 		opts.Authenticate = func(secret string) (tokenendpoint.Caller, bool) { return (*handler).Authenticate(secret) }
