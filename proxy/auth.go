@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/routing"
 )
 
@@ -55,7 +56,8 @@ type client struct {
 	forbidden  *apiError // the 403 for any tenant outside its list, made once
 	notAllowed string    // how 403 names the rule list
 
-	defaultTenant string // "" for none
+	defaultTenant string               // "" for none
+	caller        tokenendpoint.Caller // as the token endpoint knows it (gatewaytoken.go)
 }
 
 // auth finds callers by key or certificate. A nil *auth lets every request through as
@@ -63,6 +65,7 @@ type client struct {
 type auth struct {
 	byKey  map[[sha256.Size]byte]*client
 	byCert map[string]*client
+	byName map[string]*client // the callers of gateway tokens (gatewaytoken.go)
 }
 
 // newAuth compiles the clients; tenant names are resolved to IDs with routes.
@@ -70,7 +73,7 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 	if len(clients) == 0 {
 		return nil, nil
 	}
-	a := &auth{byKey: map[[sha256.Size]byte]*client{}, byCert: map[string]*client{}}
+	a := &auth{byKey: map[[sha256.Size]byte]*client{}, byCert: map[string]*client{}, byName: map[string]*client{}}
 	for i, cc := range clients {
 		c := &client{name: cc.Name, keyHash: cc.KeySHA256, tenants: map[string]bool{}, defaultTenant: cc.DefaultTenant}
 		if d := cc.DefaultTenant; d != "" {
@@ -124,6 +127,14 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 		if cc.CertSubject != "" {
 			a.byCert[cc.CertSubject] = c
 		}
+		c.caller = tokenendpoint.Caller{Name: cc.Name}
+		if c.anyTenant {
+			c.caller.Tenants = []string{"*"}
+		}
+		for id := range c.tenants {
+			c.caller.Tenants = append(c.caller.Tenants, id)
+		}
+		a.byName[cc.Name] = c
 	}
 	return a, nil
 }

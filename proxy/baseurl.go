@@ -17,10 +17,11 @@ type baseFinder struct {
 	public     string // PublicURL without a trailing slash; "" derive from the request
 	publicJSON string // public, escaped for a JSON string
 	trusted    []netip.Prefix
+	dialled    func(host string) bool // Options.InterceptedHost; nil: none
 }
 
 func newBaseFinder(opts Options) baseFinder {
-	b := baseFinder{trusted: opts.TrustedProxies}
+	b := baseFinder{trusted: opts.TrustedProxies, dialled: opts.InterceptedHost}
 	if u := opts.PublicURL; u != nil {
 		b.public = strings.TrimSuffix(u.String(), "/")
 		b.publicJSON = jsonString(b.public)
@@ -31,7 +32,9 @@ func newBaseFinder(opts Options) baseFinder {
 // find returns the base for c's links, with its tenant prefix: raw for headers, js for the
 // inside of a JSON string. ok is false when the request gives no usable host.
 func (b *baseFinder) find(c *call) (raw, js string, ok bool) {
-	if b.public != "" {
+	// A tool that dialled a Microsoft name the gateway answers (proxy mode, or that name
+	// pointed at the gateway in DNS) pages on that name, so its next call takes the same path.
+	if b.public != "" && (b.dialled == nil || !b.dialled(c.in.Host)) {
 		if c.linkPrefix == "" {
 			return b.public, b.publicJSON, true
 		}

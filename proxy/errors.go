@@ -52,6 +52,8 @@ func claimPlace(where, header string) string {
 		return "path prefix /tenants/"
 	case "header":
 		return header + " header"
+	case "token":
+		return "gateway token"
 	}
 	return "host name"
 }

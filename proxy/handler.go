@@ -125,6 +125,15 @@ type Options struct {
 	// tenantShare); more wait for a slot. Zero means DefaultTenantMaxConcurrent; negative
 	// means no cap.
 	TenantMaxConcurrent int
+	// GatewayTokens checks the gateway's own tokens (gatewaytoken.go): a request whose
+	// "Authorization: Bearer" is one is that token's caller, for that token's tenant, and an
+	// expired or forged one is refused with 401. Nil: every bearer is a caller key.
+	GatewayTokens TokenVerifier
+	// InterceptedHost reports whether a request's Host is a Microsoft name that the gateway
+	// answers itself (intercept.Proxy.HostClass): links in answers to such a request are
+	// rewritten to that name over https, never to PublicURL, so that a tool in proxy mode pages
+	// inside its tunnel. Nil: none is.
+	InterceptedHost func(host string) bool
 }
 
 // Limits on what a caller may hold (issue 14, findings 2 and 4).
@@ -170,10 +179,11 @@ type Handler struct {
 	defaultTenant string
 	links         *linkRewriter // nil when KeepLinks
 
-	bodyTimeout time.Duration // 0: none
-	writeIdle   time.Duration // 0: none
-	anon        *client       // the anonymous caller's in-flight cap; nil: none or not anonymous
-	shares      *tenantShare  // nil: no per-tenant cap
+	bodyTimeout time.Duration   // 0: none
+	writeIdle   time.Duration   // 0: none
+	anon        *client         // the anonymous caller's in-flight cap; nil: none or not anonymous
+	shares      *tenantShare    // nil: no per-tenant cap
+	gwTokens    *verifiedTokens // nil: no gateway tokens
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -232,6 +242,9 @@ func New(opts Options) (*Handler, error) {
 		h.anon = newAnonymous(opts.AnonymousMaxConcurrent)
 	}
 	h.shares = newTenantShare(opts.TenantMaxConcurrent, opts.Routes)
+	if opts.GatewayTokens != nil {
+		h.gwTokens = newVerifiedTokens(opts.GatewayTokens)
+	}
 	if !opts.KeepLinks {
 		h.links = newLinkRewriter(opts)
 	}
@@ -325,9 +338,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	// Who is calling.
+	// Who is calling: a gateway token names its caller and tenant, else a key or certificate.
 	var cl *client
-	if h.auth != nil {
+	var tokenTenant string // the gateway token's tenant ID; "" without one
+	fromToken := false
+	if h.gwTokens != nil {
+		var err error
+		if cl, tokenTenant, fromToken, err = h.fromGatewayToken(r); err != nil {
+			h.refuse(c, r, err)
+			return
+		}
+		if cl != nil {
+			c.client = cl.name
+		}
+	}
+	if h.auth != nil && !fromToken {
 		var err error
 		if cl, err = h.auth.identify(r); err != nil {
 			h.refuse(c, r, err)
@@ -366,7 +391,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// For which tenant.
-	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed)
+	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed, tokenTenant)
 	if cl != nil && asked != "" {
 		if err := cl.mayUse(tn, asked); err != nil {
 			h.refuse(c, r, err)

@@ -64,9 +64,16 @@ func (h *Handler) hostTenant(host string) string {
 // the path prefix to keep in rewritten links. asked is the name that was resolved, or failed to
 // resolve, so that a caller's tenant policy can judge it; it is "" when no single name was
 // asked (missing tenant, conflict). It allocates nothing when only the header names the tenant.
-func (h *Handler) selectTenant(r *http.Request, c *call, cl *client, pathName string, prefixed bool) (tn *routing.Tenant, asked string, err error) {
-	var claims [3]claim
+//
+// tokenTenant is the tenant ID of the request's gateway token, "" without one: it names the
+// tenant before all the others, as explicitly as they do.
+func (h *Handler) selectTenant(r *http.Request, c *call, cl *client, pathName string, prefixed bool, tokenTenant string) (tn *routing.Tenant, asked string, err error) {
+	var claims [4]claim
 	n := 0
+	if tokenTenant != "" {
+		claims[n] = claim{"token", tokenTenant}
+		n++
+	}
 	if prefixed {
 		claims[n] = claim{"path", pathName}
 		n++

@@ -23,7 +23,7 @@ func TestSelectTenantHeaderAllocatesNothing(t *testing.T) {
 	c := &call{}
 	n := testing.AllocsPerRun(100, func() {
 		name, _, prefixed := splitTenantPath(r.URL.Path)
-		if tn, _, err := h.selectTenant(r, c, nil, name, prefixed); err != nil || tn.Name != "contoso" {
+		if tn, _, err := h.selectTenant(r, c, nil, name, prefixed, ""); err != nil || tn.Name != "contoso" {
 			t.Fatalf("selectTenant: %v", err)
 		}
 	})

@@ -28,13 +28,14 @@ const (
 // NewTransport returns the transport to MDE: TLS 1.2+, verified against roots (nil means the
 // system roots), HTTP/2 when the server offers it, and an idle pool sized for many callers on
 // few hosts. headerTimeout bounds the wait for response headers; zero means
-// DefaultHeaderTimeout. Proxies from the environment (HTTPS_PROXY) are honoured.
+// DefaultHeaderTimeout. Proxies from the environment (HTTPS_PROXY, HTTP_PROXY) are ignored:
+// a sidecar pod often sets them for its tools, which reach MDE through this gateway (issue 16).
 func NewTransport(roots *x509.CertPool, headerTimeout time.Duration) *http.Transport {
 	if headerTimeout <= 0 {
 		headerTimeout = DefaultHeaderTimeout
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 nil, // never the environment's proxy (issue 16)
 		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   tlsTimeout,

@@ -60,7 +60,7 @@ func NewProber(t *Table, opts ProbeOptions) *Prober {
 		opts.Parallel = 8
 	}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy:               nil, // never HTTPS_PROXY from the environment: measure the path the calls take (issue 16)
 		DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
 		TLSClientConfig:     opts.TLS,
 		TLSHandshakeTimeout: opts.Timeout,

@@ -19,7 +19,9 @@ import (
 
 	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/gctuner"
+	"github.com/mdegate/mdegate/internal/intercept"
 	"github.com/mdegate/mdegate/internal/metrics"
+	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/internal/tracing"
 )
 
@@ -42,6 +44,9 @@ type gateway struct {
 	tracing  *tracing.Provider         // nil: tracing off; shut down when run returns
 	ls       atomic.Pointer[listeners] // replaced, never modified, by the run goroutine
 	adminMux http.Handler
+
+	intercept *intercept.Proxy          // the proxy mode (facade.go); nil when not configured
+	genKey    *tokenendpoint.SigningKey // the token endpoint's key made at start; nil until needed
 
 	wg        sync.WaitGroup // Serve goroutines
 	fatal     chan error     // a listener failed for another reason than being closed
@@ -85,9 +90,17 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
 		Version: version})
 	gw.adminMux = gw.adminHandler()
+	var err error
+	if gw.intercept, err = gw.newIntercept(cfg); err != nil {
+		gw.stopTracing()
+		return nil, err
+	}
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
 		gw.stopTracing()
+		if gw.intercept != nil {
+			_ = gw.intercept.Close()
+		}
 		return nil, err
 	}
 	gw.cur.Store(g)
@@ -117,13 +130,17 @@ func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gw.adminMux.ServeHTTP(w, r)
 		return
 	}
+	if gw.intercept != nil && intercept.IsProxyRequest(r) {
+		gw.intercept.ServeHTTP(w, r) // tunnels hold no generation; the requests inside do
+		return
+	}
 	g := gw.acquire()
 	if g == nil { // a connection that outlived the shutdown's cancellation
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer g.release()
-	g.handler.ServeHTTP(w, r)
+	gw.dispatch(g, w, r)
 }
 
 // acquire returns the current generation with a reference taken. A generation swapped out and
@@ -216,6 +233,9 @@ func (gw *gateway) run(ctx context.Context) error {
 		defer https.stop()
 		gw.tlsSrv = gw.newServer(gw)
 		gw.tlsSrv.TLSConfig = https.config
+		if gw.intercept != nil { // the Microsoft names by SNI, for partners who use DNS instead of a proxy
+			https.config.GetCertificate = gw.intercept.GetCertificate(https.config.GetCertificate)
+		}
 	}
 	gw.ls.Store(ls)
 	if ls.admin != nil {
@@ -295,6 +315,9 @@ func (gw *gateway) shutdown() error {
 		}
 	}
 	gw.wg.Wait()
+	if gw.intercept != nil {
+		_ = gw.intercept.Close() // the tunnels, which Shutdown does not track
+	}
 	gw.close()
 	gw.waitDrained(drainGrace)
 	gw.log.Info().Msg("stopped")

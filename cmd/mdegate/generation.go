@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/internal/intercept"
+	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
 	"github.com/mdegate/mdegate/tokens"
@@ -25,6 +27,7 @@ type generation struct {
 	tokens    *sharedSource
 	transport *sharedTransport
 	handler   *proxy.Handler
+	login     *tokenendpoint.Handler // the token endpoint (facade.go); nil when disabled
 	loaded    time.Time
 	// stopProber stops this generation's region prober (a no-op when no tenant uses auto).
 	stopProber func()
@@ -157,7 +160,23 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 	if err != nil {
 		return fail(err)
 	}
-	handler, err := proxy.New(proxy.Options{
+	var handler *proxy.Handler
+	login, err := gw.newLogin(cfg, routes, src.Apps, &handler)
+	if err != nil {
+		if redisLimiter != nil {
+			_ = redisLimiter.Close()
+		}
+		return fail(err)
+	}
+	var gwTokens proxy.TokenVerifier
+	if login != nil {
+		gwTokens = login
+	}
+	var intercepted func(string) bool
+	if p := gw.intercept; p != nil {
+		intercepted = func(host string) bool { return p.HostClass(host) != intercept.Refused }
+	}
+	handler, err = proxy.New(proxy.Options{
 		Routes:       routes,
 		Tokens:       src.Apps,
 		Transport:    transport.Transport,
@@ -181,6 +200,8 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		// No anonymous cap until a config key sets it (issue 14): the cold-start and reload
 		// tests send a thousand anonymous calls at once.
 		AnonymousMaxConcurrent: -1,
+		GatewayTokens:          gwTokens,
+		InterceptedHost:        intercepted,
 	})
 	if err != nil {
 		if redisLimiter != nil {
@@ -197,6 +218,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		loaded:     gw.now(),
 		stopProber: func() {},
 		handler:    handler,
+		login:      login,
 	}
 	if usesAuto(routes) {
 		// The first probe round (bounded to a few seconds) runs before the generation serves.

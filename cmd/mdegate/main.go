@@ -10,6 +10,7 @@
 //	mdegate consent-url -config FILE      the admin consent links to send each customer
 //	mdegate token -config FILE -tenant T  get a tenant's token and check its claims
 //	mdegate check -config FILE            every tenant's token, roles and region at a glance
+//	mdegate ca -out DIR                   a CA for the proxy mode and how to trust it
 //	mdegate healthcheck                   probe a running gateway (the container's HEALTHCHECK)
 //	mdegate version                       print the version
 package main
@@ -60,6 +61,9 @@ commands:
                              the token itself is printed only with -raw (alone, on stdout)
   check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
                              held, region and its round trip; exit 1 when any tenant is broken
+  ca -out DIR [-system-roots FILE]
+                             a CA for the proxy mode (ca.pem, ca-key.pem, bundle.pem) and how
+                             to make tools trust it
   healthcheck [-config FILE] [-url URL]
                              GET the running gateway's /healthz; exit 0 when it answers 200
   version                    print the version
@@ -72,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errReported
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "ca" { // its own flags (ca.go)
+		return caCmd(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("mdegate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "mdegate.yaml", "configuration file")

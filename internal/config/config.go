@@ -14,6 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mdegate/mdegate/internal/intercept"
+	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/routing"
 )
 
@@ -73,6 +75,11 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Tracing exports OpenTelemetry spans of each call (tracing.go). Unset: off.
 	Tracing TracingConfig `yaml:"tracing"`
+	// TokenEndpoint is the gateway's Entra-compatible token endpoint (token_endpoint.go).
+	// Unset: off.
+	TokenEndpoint TokenEndpointConfig `yaml:"token_endpoint"`
+	// Intercept is the HTTPS proxy mode (intercept.go). Unset: off; CONNECT is refused.
+	Intercept InterceptConfig `yaml:"intercept"`
 
 	// Name is what messages call the configuration: the name given to Parse (the path for
 	// Load). Not a YAML key.
@@ -106,6 +113,10 @@ type Resolved struct {
 	ClientCAs *x509.CertPool
 	// ACMERoots is tls.acme.ca_root_file's pool; nil when unset (the system roots).
 	ACMERoots *x509.CertPool
+	// SigningKey is token_endpoint.signing_key_file's key; nil when unset.
+	SigningKey *tokenendpoint.SigningKey
+	// InterceptCA is the CA of intercept.ca_cert_file and ca_key_file; nil when unset.
+	InterceptCA *intercept.CA
 }
 
 func defaults() Config {
@@ -256,6 +267,8 @@ func (c *Config) resolve(ps *problems) Resolved {
 		}
 	}
 	res.ClientCAs, res.ACMERoots = c.TLS.resolve(ps)
+	res.SigningKey = c.TokenEndpoint.resolve(ps)
+	res.InterceptCA = c.Intercept.resolve(ps)
 	return res
 }
 
@@ -274,6 +287,8 @@ func (c *Config) validate(ps *problems) {
 	c.validateAnonymous(ps)
 	c.validateExternal(ps)
 	c.Tracing.validate(ps)
+	c.TokenEndpoint.validate(ps)
+	c.validateIntercept(ps)
 }
 
 // normalize completes a valid Config: the default scope, lowercase IDs.

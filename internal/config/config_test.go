@@ -9,14 +9,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdegate/mdegate/internal/intercept"
 )
 
 // lines joins YAML lines, so a test can count them.
@@ -895,5 +899,45 @@ func TestConfigExample(t *testing.T) {
 	}
 	if cfg.Resolved.App.Secret != "example-secret" {
 		t.Errorf("got secret %q, want it from MDEGATE_CLIENT_SECRET", cfg.Resolved.App.Secret)
+	}
+}
+
+// The token endpoint and the proxy mode (issue 16): defaults, and what check-config says.
+func TestTokenEndpointAndIntercept(t *testing.T) {
+	base := "app: {client_id: 00000000-0000-0000-0000-000000000001, client_secret: s}\ntenants:\n  - {name: contoso, id: 00000000-0000-0000-0000-0000000000c0}\n"
+	cfg, err := Parse(strings.NewReader(base+"token_endpoint: {enabled: true}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.TokenEndpoint.TokenLifetime(); got != time.Hour {
+		t.Errorf("lifetime %v, want 1h", got)
+	}
+	if cfg.Intercept.Enabled() || !slices.Equal(cfg.Intercept.PassthroughHosts(), DefaultPassthrough) {
+		t.Errorf("intercept enabled %v passthrough %v", cfg.Intercept.Enabled(), cfg.Intercept.PassthroughHosts())
+	}
+	dir := t.TempDir()
+	ca, err := intercept.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WriteCA(dir); err != nil {
+		t.Fatal(err)
+	}
+	withCA := fmt.Sprintf("intercept: {ca_cert_file: %q, ca_key_file: %q}\n", filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"))
+	for _, tc := range []struct{ yaml, want string }{
+		{withCA, "intercept: needs token_endpoint.enabled: true"},
+		{"token_endpoint: {enabled: true, lifetime: 25h}\n", "token_endpoint.lifetime: 25h0m0s is out of range"},
+		{"token_endpoint: {enabled: true, signing_key_file: /nonexistent/key.pem}\n", "token_endpoint.signing_key_file: signing key"},
+		{"token_endpoint: {enabled: true}\nintercept: {ca_cert_file: x.pem}\n", "intercept.ca_key_file: is required"},
+		{"token_endpoint: {enabled: true}\n" + strings.TrimSuffix(withCA, "}\n") + ", passthrough: [\"a b\"]}\n", "intercept.passthrough: passthrough pattern"},
+	} {
+		_, err := Parse(strings.NewReader(base+tc.yaml), "t.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	cfg, err = Parse(strings.NewReader(base+"token_endpoint: {enabled: true}\n"+withCA), "t.yaml")
+	if err != nil || cfg.Resolved.InterceptCA == nil {
+		t.Errorf("a good intercept section: %v", err)
 	}
 }

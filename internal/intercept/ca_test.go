@@ -166,7 +166,10 @@ func TestWriteLoadCA(t *testing.T) {
 func TestLeavesMintOncePerHostAndBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t)
-	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	// The clock starts inside the CA's validity, derived from it: a fixed date failed every
+	// day after the hour the CA's NotBefore (its creation less an hour) passed it (the
+	// leaf then predates its CA and does not verify).
+	now := ca.Certificate().NotBefore.Add(2 * time.Hour)
 	l := newLeaves(ca, 24*time.Hour, func() time.Time { return now })
 	ctx := t.Context()
 	done := make(chan error, 8)
