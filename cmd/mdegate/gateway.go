@@ -79,7 +79,7 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 		opts: opts}
 	gw.log = gw.sink.logger()
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
-		Version: version})
+		Version: buildVersion().Version, Commit: buildVersion().Commit})
 	gw.adminMux = gw.adminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
@@ -266,7 +266,7 @@ func (gw *gateway) logListening(cfg *config.Config) {
 		ev.Str("tls_listen", ls.tls.Addr().String())
 	}
 	ev.Int("tenants", len(g.routes.Tenants())).Int("clients", len(cfg.Clients)).Str("cloud", cfg.Cloud.Name).
-		Strs("regions", regionNames(g.routes)).Str("version", version).Msg("mdegate listening")
+		Strs("regions", regionNames(g.routes)).Str("version", buildVersion().Version).Msg("mdegate listening")
 }
 
 // shutdown stops both servers gracefully within shutdown_timeout, then closes what is left.
