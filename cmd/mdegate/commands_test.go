@@ -61,6 +61,7 @@ func slicesContain(s []string, v string) bool {
 }
 
 func TestConsentURL(t *testing.T) {
+	t.Parallel()
 	const app2 = "7b2d4f6a-8c0e-4a1b-9c3d-5e7f9a1b3c5d"
 	emu, cfg := onboarding(t, "")
 	_ = emu
@@ -170,6 +171,7 @@ func consentFromOutput(t *testing.T, out string) (legacy, v2 *url.URL) {
 }
 
 func TestTokenCommand(t *testing.T) {
+	t.Parallel()
 	_, cfg := onboarding(t, "")
 	_, cfgRoles := onboarding(t, "")
 	text := strings.Replace(readFile(t, cfgRoles), "app: {", "app: {roles: [Alert.Read.All, Machine.Read.All], ", 1)
@@ -235,6 +237,7 @@ func TestTokenCommand(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	tn := config.TenantConfig{Name: "contoso", ID: demoContoso}
 	app := &config.AppConfig{ClientID: demoClientID, Scope: "https://api.securitycenter.microsoft.com/.default", Roles: []string{"Alert.Read.All"}}
 	good := claims{Tid: demoContoso, Aud: "https://api.securitycenter.microsoft.com", AppID: demoClientID, Roles: []string{"alert.read.all"}}
@@ -264,6 +267,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestCheckCommand(t *testing.T) {
+	t.Parallel()
 	_, cfg := onboarding(t, "")
 	text := strings.Replace(readFile(t, cfg), "app: {", "app: {roles: [Alert.Read.All, Machine.Read.All], ", 1)
 	cfg = writeFile(t, t.TempDir(), "mdegate.yaml", []byte(text))
@@ -443,6 +447,7 @@ func TestHealthListen(t *testing.T) {
 }
 
 func TestHealthTarget(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ listen, want string }{
 		{"127.0.0.1:8080", "http://127.0.0.1:8080/healthz"},
 		{"0.0.0.0:8080", "http://127.0.0.1:8080/healthz"},

@@ -11,6 +11,7 @@ import (
 
 // Every package says what it owns in a package comment (house style).
 func TestEveryPackageHasADocComment(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join("..", "..")
 	dirs := map[string]bool{}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -82,6 +82,7 @@ func imageCommand(t *testing.T, ctx context.Context, bin string, env []string, a
 }
 
 func TestImageBinary(t *testing.T) {
+	t.Parallel()
 	bin := buildImageBinary(t, "v9.8.7-image")
 	// Nothing but what a container has: no HOME, no USER, a minimal PATH.
 	baseEnv := []string{"PATH=/usr/local/bin"}
