@@ -238,7 +238,7 @@ func startPebble(t *testing.T, o pebbleOptions) *testPebble {
 	authority := ca.New(plog, store, "" /* no OCSP responder */, o.KeyAlg, 0 /* alternate roots */, o.ChainLength,
 		map[string]ca.Profile{"default": {Description: "default"}})
 	validator := va.New(plog, 0, 0 /* challenge ports: unused while always valid */, false /* strict */, "" /* system resolver */, store)
-	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"} /* CAA identities */,
+	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"}, /* CAA identities */
 		false /* strict */, false /* require EAB */, o.RetryAfterAuthz, o.RetryAfterOrder)
 	srv := httptest.NewTLSServer(front.Handler())
 	t.Cleanup(srv.Close)
