@@ -308,7 +308,7 @@ func TestConcurrencyCapPerCaller(t *testing.T) {
 	wg.Add(1)
 	go call(c.soar)
 	// The first holds soar's one slot once MDE has it (it answers 700 ms later).
-	waitFor(t, "the first call to reach MDE", func() bool { return len(apiRequests(c.emu, demoContoso)) > 0 })
+	waitFor(t, "the first call to reach MDE", func() bool { return reached(c.emu, "/api/alerts") > 0 })
 	wg.Add(2)
 	go call(c.soar)   // soar's max_concurrent is 1
 	go call(c.reader) // another caller is not affected

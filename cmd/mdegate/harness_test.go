@@ -82,6 +82,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// reached counts the requests for path that reached MDE, answered or not. (Seen.TenantID
+// is known only once the emulator has served the call, after any latency it injects.)
+func reached(emu *emulator.Emulator, path string) int {
+	n := 0
+	for _, s := range emu.Requests() {
+		if s.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // testGateway is the real CLI (run "serve") in front of the demo's emulator.
 type testGateway struct {
 	URL    string // http://127.0.0.1:PORT

@@ -238,7 +238,7 @@ func TestReloadListenAddress(t *testing.T) {
 		status, _ := getAll(nil, g.URL+"/api/alerts", "contoso")
 		slow <- status
 	}()
-	waitFor(t, "the slow call to reach MDE", func() bool { return len(apiRequests(g.emu, demoContoso)) > 0 })
+	waitFor(t, "the slow call to reach MDE", func() bool { return reached(g.emu, "/api/alerts") > 0 })
 	g.writeConfig(t, newAddr, "watch_config: false\n")
 	if !g.reload(t) {
 		t.Fatalf("reload refused:\n%s", g.logs)
