@@ -8,11 +8,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# VERSION is what `mdegate version` prints: docker build --build-arg VERSION=$(git describe).
+# VERSION and COMMIT are what `mdegate version` and mdegate_build_info show:
+#   docker build --build-arg VERSION=$(git describe) --build-arg COMMIT=$(git rev-parse HEAD)
+# (.git is not in the build context, so the toolchain cannot record the commit itself.)
 ARG VERSION=dev
+ARG COMMIT=
 # Static (no cgo, so no libc in the final image), reproducible paths, stripped.
 # cmd/mdegate/image_test.go builds the binary the same way and runs it as the final stage does.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/mdegate ./cmd/mdegate
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/mdegate ./cmd/mdegate
 
 FROM ${RUNTIME_IMAGE}
 # The runtime base brings the CA roots (/etc/ssl/certs) and nothing else: no shell.

@@ -40,6 +40,7 @@ func newTestKey(t *testing.T) (key, sum string) {
 }
 
 func TestKeyCommand(t *testing.T) {
+	t.Parallel()
 	k1, s1 := newTestKey(t)
 	k2, _ := newTestKey(t)
 	if got := sha256.Sum256([]byte(k1)); hex.EncodeToString(got[:]) != s1 {
@@ -75,6 +76,7 @@ func startWithCallers(t *testing.T, extra string) *callers {
 }
 
 func TestCallers(t *testing.T) {
+	t.Parallel()
 	c := startWithCallers(t, "")
 	wrongKey, _ := newTestKey(t)
 	c.keys = append(c.keys, wrongKey) // a refused key must not be logged either
@@ -169,6 +171,7 @@ func TestCallers(t *testing.T) {
 // before MDE sees it: the read-only caller may never reach isolate, and the alerts-only caller
 // never machines.
 func TestPathNormalisationAttacks(t *testing.T) {
+	t.Parallel()
 	c := startWithCallers(t, "")
 	addr := strings.TrimPrefix(c.URL, "http://")
 	tests := []struct {
@@ -261,6 +264,7 @@ func rawRequest(t *testing.T, addr, method, target string, hdr ...string) int {
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	c := startWithCallers(t, "limits: {max_body: 1000}\n")
 	big := `{"Query":"` + strings.Repeat("x", 2000) + `"}`
 	for _, chunked := range []bool{false, true} {
@@ -286,6 +290,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestConcurrencyCapPerCaller(t *testing.T) {
+	t.Parallel()
 	c := startWithCallers(t, "")
 	c.emu.SetRegionLatency("eu", 700*time.Millisecond)
 	var wg sync.WaitGroup
@@ -302,7 +307,8 @@ func TestConcurrencyCapPerCaller(t *testing.T) {
 	}
 	wg.Add(1)
 	go call(c.soar)
-	time.Sleep(200 * time.Millisecond) // the first is in flight
+	// The first holds soar's one slot once MDE has it (it answers 700 ms later).
+	waitFor(t, "the first call to reach MDE", func() bool { return reached(c.emu, "/api/alerts") > 0 })
 	wg.Add(2)
 	go call(c.soar)   // soar's max_concurrent is 1
 	go call(c.reader) // another caller is not affected
@@ -320,6 +326,7 @@ func TestConcurrencyCapPerCaller(t *testing.T) {
 // Without clients the gateway refuses to listen where others can reach it, saying why (the
 // rule itself is tested in internal/config).
 func TestServeRefusesAnonymousOnAllInterfaces(t *testing.T) {
+	t.Parallel()
 	base := minimal
 	// serve refuses to start, saying why.
 	cfg := filepath.Join(t.TempDir(), "mdegate.yaml")
@@ -331,6 +338,7 @@ func TestServeRefusesAnonymousOnAllInterfaces(t *testing.T) {
 }
 
 func TestUnixSocket(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "mdegate.sock")
 	g := startGatewayAt(t, "unix:"+sock, "")
 	g.URL = "http://unix"
@@ -346,6 +354,7 @@ func TestUnixSocket(t *testing.T) {
 
 // allow_anonymous is said out loud at start.
 func TestAllowAnonymousWarns(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "allow_anonymous: true\n")
 	if w := g.logs.lines(t, "allow_anonymous: no clients are configured, so anyone who reaches the gateway can act on every customer's machines"); len(w) != 1 || w[0]["level"] != "warn" {
 		t.Errorf("want one warning at start, got %v", w)
@@ -358,6 +367,7 @@ func TestAllowAnonymousWarns(t *testing.T) {
 // The default caps: 10 MiB of body (refused from the declared length, before reading it or
 // fetching a token) and 64 KiB of headers.
 func TestDefaultLimits(t *testing.T) {
+	t.Parallel()
 	c := startWithCallers(t, "")
 	addr := strings.TrimPrefix(c.URL, "http://")
 	if got := rawRequest(t, addr, "PUT", "/api/indicators", "X-Tenant-ID: contoso", "X-Api-Key: "+c.soar, "Content-Length: 10485761"); got != 413 {

@@ -53,7 +53,7 @@ type tenantReadiness struct {
 }
 
 func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	rd := readiness{Status: "ready", Version: version, Tokens: map[tokens.State]int{}, Tenants: []tenantReadiness{}}
+	rd := readiness{Status: "ready", Version: buildVersion().Version, Tokens: map[tokens.State]int{}, Tenants: []tenantReadiness{}}
 	g := gw.acquire()
 	ls := gw.ls.Load()
 	switch {

@@ -18,6 +18,7 @@ func getText(t *testing.T, url string) (int, string) {
 // /readyz shows each tenant's token state: ok, failing with the AADSTS code, or never tried;
 // one unconsented tenant does not make the gateway unready.
 func TestReadyzStates(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	if resp, body := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != 200 {
 		t.Fatalf("contoso: %d %s", resp.StatusCode, body)
@@ -75,6 +76,7 @@ func TestReadyzStates(t *testing.T) {
 // With admin_listen set, the admin paths move there and the main listener no longer answers
 // them (they are not under /api/, so the proxy refuses them in MDE's shape).
 func TestAdminListen(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "admin_listen: 127.0.0.1:0\n")
 	if g.Admin == "" {
 		t.Fatal("no admin_listen in the listening line")
@@ -95,6 +97,7 @@ func TestAdminListen(t *testing.T) {
 
 // The metrics the issue asks for, with their labels: bounded (API family, status class).
 func TestMetricsNamesAndLabels(t *testing.T) {
+	t.Parallel()
 	// tailwind's region is auto, so the region table is probed.
 	g := startGateway(t, tailwindAuto, withTailwind)
 	for _, c := range []struct{ path, tenant string }{

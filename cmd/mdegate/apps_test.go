@@ -94,6 +94,7 @@ func (f *federation) write(t *testing.T, g *testGateway, from time.Time, life ti
 // secret, and reads the file again for every token request, so a rotated file is used and
 // an expired one is reported with Entra's code.
 func TestWorkloadIdentityTokenFileRotation(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{t: time.Now()}
 	fed := newFederation(t)
 	fed.write(t, nil, clock.Now(), time.Hour)
@@ -184,6 +185,7 @@ func TestFederatedTokenFileFromEnvironment(t *testing.T) {
 // TestPerTenantApp: a tenant with its own app gets tokens of that app; the others get the
 // top-level app's; tenants sharing an app share one token source.
 func TestPerTenantApp(t *testing.T) {
+	t.Parallel()
 	const (
 		app2    = "7b2d4f6a-8c0e-4a1b-9c3d-5e7f9a1b3c5d"
 		secret2 = "second-app-secret~xyz"

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -23,36 +23,32 @@ var systemRootFiles = []string{
 	"/etc/ssl/cert.pem",                                 // Alpine, macOS
 }
 
-// caCmd is `mdegate ca -out DIR`: a new CA for the proxy mode (intercept.ca_cert_file and
+// caCommand is `mdegate ca -out DIR`: a new CA for the proxy mode (intercept.ca_cert_file and
 // ca_key_file), and how to make tools trust it.
-func caCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mdegate ca", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write ca.pem, ca-key.pem and bundle.pem into (required)")
-	roots := fs.String("system-roots", "", "PEM file of the public roots for bundle.pem (default: the system's)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errReported
+func caCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	out := fs.String("out", "", "`directory` to write ca.pem, ca-key.pem and bundle.pem into; required")
+	roots := fs.String("system-roots", "", "PEM `file` of the public roots for bundle.pem (default: the system's)")
+	return func(context.Context) error { return caCmd(*out, *roots, c.stdout) }
+}
+
+// caCmd writes the proxy mode's CA into out and prints how to make tools trust it.
+func caCmd(out, roots string, stdout io.Writer) error {
+	if out == "" {
+		return usagef("-out DIR is required")
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: mdegate ca -out DIR [-system-roots FILE]")
-		return errReported
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("ca: %w", err)
 	}
 	ca, err := intercept.NewCA()
 	if err != nil {
 		return fmt.Errorf("ca: %w", err)
 	}
-	if err := ca.WriteCA(*out); err != nil {
+	if err := ca.WriteCA(out); err != nil {
 		return fmt.Errorf("ca: %w", err)
 	}
-	dir, _ := filepath.Abs(*out)
+	dir, _ := filepath.Abs(out)
 	caFile, keyFile, bundleFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"), filepath.Join(dir, "bundle.pem")
-	system, from := readSystemRoots(*roots)
+	system, from := readSystemRoots(roots)
 	if system != nil {
 		b := append(bytes.TrimRight(system, "\n"), '\n')
 		b = append(b, ca.CertPEM()...)

@@ -9,6 +9,7 @@ import (
 // before routing.default_tenant; a tenant the request names still wins, and the caller's
 // tenant policy still applies to it.
 func TestCallerDefaultTenant(t *testing.T) {
+	t.Parallel()
 	kSide, sumSide := newTestKey(t)
 	kAny, sumAny := newTestKey(t)
 	g := startGateway(t, fmt.Sprintf(`routing: {default_tenant: fabrikam}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -21,18 +23,32 @@ const checkParallel = 8
 
 // tenantCheck is one line of `mdegate check`.
 type tenantCheck struct {
-	tenant config.TenantConfig
-	region string
-	token  string // "ok", or the AADSTS code / short reason
-	roles  string
-	fix    string
-	broken bool
+	tenant  config.TenantConfig
+	region  string
+	token   string // "ok", or the AADSTS code / short reason
+	roles   string
+	missing []string // roles of app.roles the token lacks
+	fix     string
+	broken  bool
+}
+
+// checkCommand is `mdegate check`.
+func checkCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	configPath := configFlag(fs)
+	format := fs.String("o", "table", "output `format`: table, or json for automation (a stable shape, see the README)")
+	return func(ctx context.Context) error {
+		if *format != "table" && *format != "json" {
+			return usagef("-o %q: want table or json", *format)
+		}
+		return check(ctx, *configPath, *format == "json", c.stdout, c.stderr)
+	}
 }
 
 // check prints one line per tenant: whether a token can be had (or Entra's code and the fix),
-// the roles it holds against app.roles, and the tenant's region with its round-trip time. It
-// writes a progress line on stderr while it works and fails when any tenant is broken.
-func check(ctx context.Context, configPath string, stdout, stderr io.Writer) error {
+// the roles it holds against app.roles, and the tenant's region with its round-trip time, as
+// a table or (asJSON) a checkReport. The table comes with a progress line on stderr while it
+// works. It fails when any tenant is broken.
+func check(ctx context.Context, configPath string, asJSON bool, stdout, stderr io.Writer) error {
 	cfg, err := loadForCommand(configPath, stderr)
 	if err != nil {
 		return err
@@ -57,6 +73,9 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		done int
 	)
 	progress := func() {
+		if asJSON {
+			return // automation reads stdout; a \r line would only clutter its log
+		}
 		fmt.Fprintf(stderr, "\rchecking tenants: %d/%d", done, len(cfg.Tenants))
 	}
 	progress()
@@ -80,31 +99,98 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 	}
 	close(work)
 	wg.Wait()
-	fmt.Fprintf(stderr, "\rchecked %d tenants%s\n", len(cfg.Tenants), strings.Repeat(" ", 8))
-
 	broken := 0
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tFIX")
 	for _, r := range results {
 		if r.broken {
 			broken++
 		}
-		fix := r.fix
-		if fix == "" {
-			fix = "-"
-		}
-		rtt, ok := rtts[r.region]
-		if !ok {
-			rtt = "?" // auto: the prober picks a region per request
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, fix)
 	}
-	_ = tw.Flush()
+	if asJSON {
+		if err := writeCheckJSON(stdout, results, rtts, broken); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stderr, "\rchecked %d tenants%s\n", len(cfg.Tenants), strings.Repeat(" ", 8))
+		writeCheckTable(stdout, results, rtts)
+	}
 	if broken > 0 {
 		fmt.Fprintf(stderr, "%d of %d tenants are broken\n", broken, len(cfg.Tenants))
 		return errReported
 	}
 	return nil
+}
+
+// writeCheckTable prints the results as `mdegate check` shows them to a person.
+func writeCheckTable(w io.Writer, results []tenantCheck, rtts map[string]regionRTT) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tFIX")
+	for _, r := range results {
+		fix := r.fix
+		if fix == "" {
+			fix = "-"
+		}
+		rtt := "?" // auto: the prober picks a region per request
+		if p, ok := rtts[r.region]; ok && p.up {
+			rtt = p.rtt.Round(100 * time.Microsecond).String()
+		} else if ok {
+			rtt = "down"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, fix)
+	}
+	_ = tw.Flush()
+}
+
+// checkReport is what `mdegate check -o json` prints: one object, documented in the README.
+// The shape is stable: fields may be added, none is renamed, retyped or removed.
+type checkReport struct {
+	// OK is true when no tenant is broken (the exit status is then 0).
+	OK bool `json:"ok"`
+	// Broken counts the broken tenants.
+	Broken int `json:"broken"`
+	// Tenants are in the configuration's order.
+	Tenants []checkedTenant `json:"tenants"`
+}
+
+// checkedTenant is one tenant of checkReport.
+type checkedTenant struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+	// Region is the tenant's region, or routing.region when it names none ("auto" included).
+	Region string `json:"region"`
+	// RegionUp is whether the region answered; null for auto (the prober picks per call).
+	RegionUp *bool `json:"region_up"`
+	// RTTMillis is the region's round trip in milliseconds; null when down or auto.
+	RTTMillis *float64 `json:"rtt_ms"`
+	// Token is "ok", Entra's AADSTS code, or a short reason ("failed", "wrong aud ...").
+	Token string `json:"token"`
+	// Roles is the ROLES column of the table: "ok (2/2)", "missing ...", "none", "3 held", "-".
+	Roles string `json:"roles"`
+	// MissingRoles are the roles of app.roles the token lacks; [] when none.
+	MissingRoles []string `json:"missing_roles"`
+	// Fix says what to do; "" when nothing.
+	Fix string `json:"fix"`
+	// OK is false when the tenant is broken.
+	OK bool `json:"ok"`
+}
+
+// writeCheckJSON prints the results as a checkReport.
+func writeCheckJSON(w io.Writer, results []tenantCheck, rtts map[string]regionRTT, broken int) error {
+	rep := checkReport{OK: broken == 0, Broken: broken, Tenants: make([]checkedTenant, 0, len(results))}
+	for _, r := range results {
+		t := checkedTenant{Name: r.tenant.Name, ID: r.tenant.ID, Region: r.region, Token: r.token, Roles: r.roles,
+			MissingRoles: append([]string{}, r.missing...), Fix: r.fix, OK: !r.broken}
+		if p, ok := rtts[r.region]; ok {
+			t.RegionUp = &p.up
+			if p.up {
+				ms := routing.Millis(p.rtt)
+				t.RTTMillis = &ms
+			}
+		}
+		rep.Tenants = append(rep.Tenants, t)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
 
 // checkTenant gets the tenant's token and judges its claims.
@@ -149,6 +235,7 @@ func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t c
 	}
 	switch {
 	case len(v.missing) > 0:
+		r.missing = v.missing
 		r.roles = "missing " + strings.Join(v.missing, ",")
 		fixes = append(fixes, "grant the missing permissions on the app, then ask the customer's admin to consent again")
 	case v.noRoles:
@@ -164,21 +251,22 @@ func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t c
 	return r
 }
 
+// regionRTT is one region's measured round trip; rtt is meaningless when !up.
+type regionRTT struct {
+	rtt time.Duration
+	up  bool
+}
+
 // regionRTTs measures every region's round trip the way `mdegate regions` and the gateway's
-// prober do (routing.Prober: the median of fresh GETs), so the commands agree. A region is
-// shown by its round trip, or "down".
-func regionRTTs(ctx context.Context, cfg *config.Config, roots *x509.CertPool) (map[string]string, error) {
+// prober do (routing.Prober: the median of fresh GETs), so the commands agree.
+func regionRTTs(ctx context.Context, cfg *config.Config, roots *x509.CertPool) (map[string]regionRTT, error) {
 	routes, err := routing.New(cfg.RoutingOptions())
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	out := map[string]regionRTT{}
 	for _, p := range newProber(cfg, routes, roots, nil).Round(ctx) {
-		if p.Reachable {
-			out[p.Endpoint.Region] = p.RTT.Round(100 * time.Microsecond).String()
-		} else {
-			out[p.Endpoint.Region] = "down"
-		}
+		out[p.Endpoint.Region] = regionRTT{rtt: p.RTT, up: p.Reachable}
 	}
 	return out, nil
 }

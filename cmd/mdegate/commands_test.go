@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -60,6 +61,7 @@ func slicesContain(s []string, v string) bool {
 }
 
 func TestConsentURL(t *testing.T) {
+	t.Parallel()
 	const app2 = "7b2d4f6a-8c0e-4a1b-9c3d-5e7f9a1b3c5d"
 	emu, cfg := onboarding(t, "")
 	_ = emu
@@ -169,6 +171,7 @@ func consentFromOutput(t *testing.T, out string) (legacy, v2 *url.URL) {
 }
 
 func TestTokenCommand(t *testing.T) {
+	t.Parallel()
 	_, cfg := onboarding(t, "")
 	_, cfgRoles := onboarding(t, "")
 	text := strings.Replace(readFile(t, cfgRoles), "app: {", "app: {roles: [Alert.Read.All, Machine.Read.All], ", 1)
@@ -225,13 +228,16 @@ func TestTokenCommand(t *testing.T) {
 		}
 	})
 	t.Run("no tenant", func(t *testing.T) {
-		if _, stderr, err := runCmd(t, "token", "-config", cfg); !errors.Is(err, errReported) || !strings.Contains(stderr, "-tenant NAME is required") {
+		// A usage error since issue 18: exit 2, with the command's usage.
+		var ue *usageError
+		if _, stderr, err := runCmd(t, "token", "-config", cfg); !errors.As(err, &ue) || !strings.Contains(stderr, "-tenant NAME is required") {
 			t.Errorf("err %v, stderr %q", err, stderr)
 		}
 	})
 }
 
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	tn := config.TenantConfig{Name: "contoso", ID: demoContoso}
 	app := &config.AppConfig{ClientID: demoClientID, Scope: "https://api.securitycenter.microsoft.com/.default", Roles: []string{"Alert.Read.All"}}
 	good := claims{Tid: demoContoso, Aud: "https://api.securitycenter.microsoft.com", AppID: demoClientID, Roles: []string{"alert.read.all"}}
@@ -261,6 +267,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestCheckCommand(t *testing.T) {
+	t.Parallel()
 	_, cfg := onboarding(t, "")
 	text := strings.Replace(readFile(t, cfg), "app: {", "app: {roles: [Alert.Read.All, Machine.Read.All], ", 1)
 	cfg = writeFile(t, t.TempDir(), "mdegate.yaml", []byte(text))
@@ -300,6 +307,52 @@ func TestCheckCommand(t *testing.T) {
 		}
 	}
 
+	// -o json: the same verdicts in the documented shape, and no progress line.
+	out, stderr, err = runCmd(t, "check", "-config", cfg, "-o", "json")
+	if !errors.Is(err, errReported) || strings.Contains(stderr, "checking tenants") || !strings.Contains(stderr, "2 of 3 tenants are broken") {
+		t.Errorf("-o json: err %v, stderr %q", err, stderr)
+	}
+	var rep struct {
+		OK      bool `json:"ok"`
+		Broken  int  `json:"broken"`
+		Tenants []struct {
+			Name, ID, Region, Token, Roles, Fix string
+			RegionUp                            *bool    `json:"region_up"`
+			RTTMillis                           *float64 `json:"rtt_ms"`
+			MissingRoles                        []string `json:"missing_roles"`
+			OK                                  bool     `json:"ok"`
+		} `json:"tenants"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields() // a new field is fine for callers, but must be added here and in the README
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	if rep.OK || rep.Broken != 2 || len(rep.Tenants) != 3 {
+		t.Errorf("-o json: ok %v broken %d tenants %d, want false, 2, 3", rep.OK, rep.Broken, len(rep.Tenants))
+	}
+	for i, want := range []struct {
+		name, region, token, fix string
+		missing                  []string
+		ok                       bool
+	}{
+		{"contoso", "eu", "ok", "", []string{}, true},
+		{"fabrikam", "us", "ok", "grant the missing permissions on the app, then ask the customer's admin to consent again", []string{"Machine.Read.All"}, false},
+		{"northwind", "global", "AADSTS700016", "ask the customer's admin to open the consent link (mdegate consent-url -tenant northwind)", []string{}, false},
+	} {
+		if i >= len(rep.Tenants) {
+			break
+		}
+		got := rep.Tenants[i]
+		if got.Name != want.name || got.Region != want.region || got.Token != want.token || got.Fix != want.fix ||
+			got.OK != want.ok || fmt.Sprint(got.MissingRoles) != fmt.Sprint(want.missing) || got.MissingRoles == nil {
+			t.Errorf("-o json tenant %d: %+v, want %+v", i, got, want)
+		}
+		if got.RegionUp == nil || !*got.RegionUp || got.RTTMillis == nil || *got.RTTMillis < 0 {
+			t.Errorf("-o json %s: region_up %v rtt_ms %v, want a measured region", got.Name, got.RegionUp, got.RTTMillis)
+		}
+	}
+
 	// Only healthy tenants: exit 0.
 	text = strings.Replace(text, "roles: [Alert.Read.All, Machine.Read.All], ", "", 1)
 	text = strings.Replace(text, "  - {name: northwind, id: "+demoNorthwind+"}\n", "", 1)
@@ -310,6 +363,7 @@ func TestCheckCommand(t *testing.T) {
 }
 
 func TestHealthcheck(t *testing.T) {
+	t.Parallel()
 	status := http.StatusOK
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
@@ -324,6 +378,24 @@ func TestHealthcheck(t *testing.T) {
 	cfgFor := func(listen string) string {
 		return writeFile(t, dir, "hc.yaml", []byte(fmt.Sprintf("listen: %q\nallow_anonymous: true\n", listen)+minimal))
 	}
+	// Issue 18: healthcheck loaded and validated the whole file, so a ${VAR} unset in the
+	// probe's environment, or an edit the running gateway refused, made the container
+	// unhealthy. Only listen and admin_listen matter.
+	invalid := writeFile(t, dir, "invalid.yaml", []byte(lines(
+		"listen: 127.0.0.1:1",
+		"admin_listen: 127.0.0.1:"+port,
+		"app:",
+		"  client_id: "+clientID,
+		"  client_secret: ${MDE_SECRET}",
+		"tenants:",
+		"  - name: contoso",
+		"    id: not-a-guid",
+		"    region: atlantis",
+		"no_such_key: 1",
+	)))
+	if _, _, err := config.Load(invalid); err == nil {
+		t.Fatal("the invalid config loads")
+	}
 
 	tests := []struct {
 		name    string
@@ -334,9 +406,10 @@ func TestHealthcheck(t *testing.T) {
 		{"url", []string{"-url", srv.URL + "/healthz"}, 200, false},
 		{"listen from config", []string{"-config", cfgFor("127.0.0.1:" + port)}, 200, false},
 		{"unspecified host probes loopback", []string{"-config", cfgFor("0.0.0.0:" + port)}, 200, false},
+		{"admin_listen of an invalid config", []string{"-config", invalid}, 200, false},
 		{"unhealthy", []string{"-url", srv.URL + "/healthz"}, 503, true},
 		{"nothing listening", []string{"-url", "http://127.0.0.1:1/healthz"}, 200, true},
-		{"bad config", []string{"-config", filepath.Join(dir, "missing.yaml")}, 200, true},
+		{"not YAML", []string{"-config", writeFile(t, dir, "broken.yaml", []byte("listen: [\n"))}, 200, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,7 +422,32 @@ func TestHealthcheck(t *testing.T) {
 	}
 }
 
+// healthListen reads only listen and admin_listen; without a file it probes the default.
+func TestHealthListen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"no file", "", "127.0.0.1:8080"},
+		{"no listen key", "tenants: 7\n", "127.0.0.1:8080"},
+		{"listen", "listen: 0.0.0.0:9000\n", "0.0.0.0:9000"},
+		{"admin_listen wins", "listen: 0.0.0.0:9000\nadmin_listen: 127.0.0.1:9001\n", "127.0.0.1:9001"},
+		{"unix socket", "listen: unix:/run/mdegate.sock\n", "unix:/run/mdegate.sock"},
+		{"rest unset and invalid", "listen: 127.0.0.1:9000\napp:\n  client_secret: ${MDE_SECRET}\ntenants: [{id: x}]\nlimits: nonsense\n", "127.0.0.1:9000"},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".yaml")
+		if tt.yaml != "" {
+			writeFile(t, dir, filepath.Base(path), []byte(tt.yaml))
+		}
+		if got, err := healthListen(path); err != nil || got != tt.want {
+			t.Errorf("%s: got %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}
+
 func TestHealthTarget(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ listen, want string }{
 		{"127.0.0.1:8080", "http://127.0.0.1:8080/healthz"},
 		{"0.0.0.0:8080", "http://127.0.0.1:8080/healthz"},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -8,6 +10,14 @@ import (
 
 	"github.com/mdegate/mdegate/internal/config"
 )
+
+// consentURLCommand is `mdegate consent-url`.
+func consentURLCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	configPath := configFlag(fs)
+	tenant := fs.String("tenant", "", "only this tenant (`name` or ID); unset: every tenant")
+	redirectURI := fs.String("redirect-uri", "", "reply `URI` of the app (default app.redirect_uri)")
+	return func(context.Context) error { return consentURL(*configPath, *tenant, *redirectURI, c.stdout, c.stderr) }
+}
 
 // consentURL prints, for one tenant or every tenant, the links its admin opens to consent to
 // the tenant's app: the legacy form the MDE partner docs give and the v2 adminconsent form.

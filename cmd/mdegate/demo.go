@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -66,6 +67,12 @@ func gatewayYAML(emu *emulator.Emulator, listen, caFile, app, tenants, extra str
 	b.WriteString(tenants)
 	b.WriteString(extra)
 	return b.String()
+}
+
+// demoCommand is `mdegate demo`.
+func demoCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` of the gateway")
+	return func(ctx context.Context) error { return demo(ctx, *listen, c.stdout) }
 }
 
 // demo runs the emulator and the gateway in front of it until ctx is done.

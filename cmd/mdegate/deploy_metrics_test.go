@@ -25,6 +25,7 @@ var metricName = regexp.MustCompile(`\b(?:mdegate|go|process)_[a-z0-9_]+\b`)
 // the event-only series appear (a token failure, an MDE 429, a quota wait, a failover, a
 // probed region, an unreachable limits.redis).
 func TestDeployMetricsExist(t *testing.T) {
+	t.Parallel()
 	refs := deployMetricRefs(t)
 	if len(refs) < 15 {
 		t.Fatalf("found %d metric names in the dashboard and rules: %v; the extraction is broken", len(refs), refs)
@@ -73,6 +74,7 @@ func TestDeployMetricsExist(t *testing.T) {
 // TestMissingMetrics pins the suffix handling: a histogram's series are its _bucket, _sum
 // and _count; a counter's _count is a different, missing name.
 func TestMissingMetrics(t *testing.T) {
+	t.Parallel()
 	scraped := map[string]bool{"mdegate_request_duration_seconds": true, "mdegate_requests_total": true}
 	hist := map[string]bool{"mdegate_request_duration_seconds": true}
 	got := missingMetrics([]string{"mdegate_request_duration_seconds_bucket", "mdegate_request_duration_seconds_count",

@@ -110,6 +110,7 @@ func embeddedConfigs(doc map[string]any) map[string]string {
 //   - the shared example serves its probes and metrics on admin_listen;
 //   - a non-root pod can read its secret volumes.
 func TestDeployKubernetesPods(t *testing.T) {
+	t.Parallel()
 	paths, err := filepath.Glob(filepath.Join("..", "..", "deploy", "kubernetes", "*.yaml"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no Kubernetes examples: %v", err)
@@ -279,6 +280,7 @@ func parseUnit(t *testing.T, path string) unitFile {
 // verify insists the binary exists). CI installs systemd-analyze (Debian's systemd package)
 // when it is missing; elsewhere its absence skips only the verify step.
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join("..", "..", "deploy", "systemd", "mdegate.service")
 	svc := parseUnit(t, path)["Service"]
 	want := map[string]string{

@@ -40,6 +40,7 @@ func apiRequests(emu *emulator.Emulator, tenantID string) []emulator.Seen {
 // auto picks the fastest of three regional listeners, follows a change of latencies at the
 // next probe round, and `mdegate regions` shows the same pick.
 func TestAutoPicksFastestRegion(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, tailwindAuto+"routing: {probe_interval: 100ms}\n", withTailwind)
 	if len(g.logs.waitLines(t, "region probe", 1)) == 0 {
 		t.Fatal("no probe round at start")
@@ -48,9 +49,10 @@ func TestAutoPicksFastestRegion(t *testing.T) {
 		global, eu, us time.Duration
 		want           string
 	}{
-		// Gaps of 250 ms: a loaded test machine adds its own noise to every handshake.
-		{500 * time.Millisecond, 250 * time.Millisecond, 0, "us"},
-		{500 * time.Millisecond, 0, 250 * time.Millisecond, "eu"},
+		// Gaps of 250 ms: a loaded test machine adds its own noise to every handshake. No
+		// region is slower than that: each probe round waits for the slowest.
+		{250 * time.Millisecond, 250 * time.Millisecond, 0, "us"},
+		{250 * time.Millisecond, 0, 250 * time.Millisecond, "eu"},
 	} {
 		g.emu.SetRegionLatency("global", tt.global)
 		g.emu.SetRegionLatency("eu", tt.eu)
@@ -93,6 +95,7 @@ func TestAutoPicksFastestRegion(t *testing.T) {
 // A region dies in the middle of load: every GET still succeeds (in-flight ones are replayed
 // on global, later ones go there directly), and the log says who failed over.
 func TestFailoverUnderLoadNoFailedGET(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "limits: {shape: false}\n")
 	g.emu.SetRegionLatency("eu", 20*time.Millisecond) // so requests are in flight when eu dies
 	const workers = 16
@@ -118,10 +121,12 @@ func TestFailoverUnderLoadNoFailedGET(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Load is flowing through eu, then eu dies while calls are in flight, then every worker
+	// gets a few more calls through.
+	waitFor(t, "GETs through eu", func() bool { return ok.Load() >= 2*workers })
 	before := ok.Load()
 	g.emu.StopRegion("eu")
-	time.Sleep(700 * time.Millisecond)
+	waitFor(t, "GETs after the outage", func() bool { return ok.Load() >= before+4*workers || failed.Load() > 0 })
 	close(stop)
 	wg.Wait()
 	t.Logf("%d GETs ok (%d before the outage), %d failed", ok.Load(), before, failed.Load())
@@ -160,6 +165,7 @@ func isolate(t *testing.T, g *testGateway) (*http.Response, []byte) {
 // A machine isolation must not run twice: one that failed mid-request is not replayed; one
 // whose connection was never made is sent to the next endpoint.
 func TestIsolateReplayRules(t *testing.T) {
+	t.Parallel()
 	t.Run("mid-request failure is not replayed", func(t *testing.T) {
 		g := startGateway(t, "")
 		g.emu.SetRegionLatency("eu", 2*time.Second)
@@ -208,6 +214,7 @@ func TestIsolateReplayRules(t *testing.T) {
 // A revoked token is dropped, a fresh one fetched and the call replayed once; when the fresh
 // one is refused too, MDE's 401 reaches the caller and nothing loops.
 func Test401RefreshAndReplay(t *testing.T) {
+	t.Parallel()
 	t.Run("replayed", func(t *testing.T) {
 		g := startGateway(t, "")
 		if resp, _ := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != 200 {
@@ -255,6 +262,7 @@ func Test401RefreshAndReplay(t *testing.T) {
 // An MDE 429 with a short Retry-After is waited out and replayed; a long one, or one on a
 // request that must not run twice, reaches the caller with its Retry-After.
 func Test429(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "limits: {max_wait: 2s}\n")
 	tests := []struct {
 		name, method, path, body string
@@ -309,6 +317,7 @@ func Test429(t *testing.T) {
 }
 
 func TestConfigAutoAndLimits(t *testing.T) {
+	t.Parallel()
 	yaml := lines("routing:", "  region: auto", "  probe_interval: 30s",
 		"limits:", "  shape: false", "  max_wait: 3s", "  upstream_timeout: 2m",
 		"  families:", "    advancedqueries: {per_minute: 20, timeout: 9m}") + minimal

@@ -88,7 +88,7 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 		return nil, err
 	}
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
-		Version: version})
+		Version: buildVersion().Version, Commit: buildVersion().Commit})
 	gw.adminMux = gw.adminHandler()
 	var err error
 	if gw.intercept, err = gw.newIntercept(cfg); err != nil {
@@ -292,7 +292,7 @@ func (gw *gateway) logListening(cfg *config.Config) {
 		ev.Str("tls_listen", ls.tls.Addr().String())
 	}
 	ev.Int("tenants", len(g.routes.Tenants())).Int("clients", len(cfg.Clients)).Str("cloud", cfg.Cloud.Name).
-		Strs("regions", regionNames(g.routes)).Str("version", version).Msg("mdegate listening")
+		Strs("regions", regionNames(g.routes)).Str("version", buildVersion().Version).Msg("mdegate listening")
 }
 
 // shutdown stops both servers gracefully within shutdown_timeout, then closes what is left.

@@ -69,6 +69,31 @@ func (s *syncBuffer) waitLines(t *testing.T, msg string, n int) []map[string]any
 	}
 }
 
+// waitFor waits until cond holds, checking every few milliseconds, and fails t after 10 s:
+// the wait ends on the event itself, not on a guess of how long it takes on this machine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// reached counts the requests for path that reached MDE, answered or not. (Seen.TenantID
+// is known only once the emulator has served the call, after any latency it injects.)
+func reached(emu *emulator.Emulator, path string) int {
+	n := 0
+	for _, s := range emu.Requests() {
+		if s.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // testGateway is the real CLI (run "serve") in front of the demo's emulator.
 type testGateway struct {
 	URL    string // http://127.0.0.1:PORT

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,9 @@ import (
 
 const imageUID = 65532 // the Dockerfile's USER, distroless's nonroot
 
+// imageCommit is what the Dockerfile's COMMIT build argument stamps in the test's binary.
+const imageCommit = "0123456789abcdef0123456789abcdef01234567"
+
 // buildImageBinary builds cmd/mdegate as the Dockerfile does into a directory the image's
 // user can read.
 func buildImageBinary(t *testing.T, version string) string {
@@ -34,7 +38,7 @@ func buildImageBinary(t *testing.T, version string) string {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "mdegate")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, ".")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version+" -X main.commit="+imageCommit, "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -78,14 +82,47 @@ func imageCommand(t *testing.T, ctx context.Context, bin string, env []string, a
 }
 
 func TestImageBinary(t *testing.T) {
+	t.Parallel()
 	bin := buildImageBinary(t, "v9.8.7-image")
 	// Nothing but what a container has: no HOME, no USER, a minimal PATH.
 	baseEnv := []string{"PATH=/usr/local/bin"}
 
-	t.Run("version", func(t *testing.T) {
-		out, err := imageCommand(t, context.Background(), bin, baseEnv, "version").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "mdegate v9.8.7-image" {
-			t.Errorf("version: %q, %v", out, err)
+	for _, arg := range []string{"version", "--version"} {
+		t.Run(arg, func(t *testing.T) {
+			out, err := imageCommand(t, context.Background(), bin, baseEnv, arg).CombinedOutput()
+			want := "mdegate v9.8.7-image (commit " + imageCommit + ", " + runtime.Version() + ")"
+			if err != nil || strings.TrimSpace(string(out)) != want {
+				t.Errorf("%s: %q, %v; want %q", arg, out, err, want)
+			}
+		})
+	}
+
+	// The exit status, which only main sets: 0, 1 when the command failed, 2 for a wrong
+	// command line (issue 18: usage errors exited 1, serve -h exited 1).
+	t.Run("exit status", func(t *testing.T) {
+		for _, tt := range []struct {
+			args []string
+			want int
+		}{
+			{[]string{"serve", "-h"}, 0},
+			{[]string{"help", "check"}, 0},
+			{[]string{"check-config", "-config", "/nonexistent/mdegate.yaml"}, 1},
+			{[]string{}, 2},
+			{[]string{"nope"}, 2},
+			{[]string{"key", "-raw"}, 2},
+			{[]string{"check", "stray"}, 2},
+			{[]string{"token", "-config"}, 2},
+		} {
+			err := imageCommand(t, context.Background(), bin, baseEnv, tt.args...).Run()
+			got := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				got = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("mdegate %v exited %d, want %d", tt.args, got, tt.want)
+			}
 		}
 	})
 

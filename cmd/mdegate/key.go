@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 )
+
+// keyCommand is `mdegate key`.
+func keyCommand(_ *flag.FlagSet, c cli) func(context.Context) error {
+	return func(context.Context) error { return newKey(c.stdout) }
+}
 
 // newKey prints a new random caller key and the key_sha256 line for its clients entry.
 func newKey(w io.Writer) error {

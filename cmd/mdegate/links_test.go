@@ -46,6 +46,7 @@ func getURL(t *testing.T, u string, hdr ...string) (*http.Response, []byte) {
 // following @odata.nextLink, for two tenants interleaved, and gets each tenant's own data,
 // whichever host MDE puts in its links.
 func TestPagingThroughTenantPrefix(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	for _, linkBase := range []string{"", "https://api-us3.securitycenter.microsoft.com", "https://api.securitycenter.microsoft.com"} {
 		t.Run("links on "+cmpOr(linkBase, "the region"), func(t *testing.T) {
@@ -126,6 +127,7 @@ func cmpOr(a, b string) string {
 // MDE is asked for gzip whatever the caller accepts, and its gzip answer is decoded and
 // rewritten; the caller gets plain JSON (see links.go for why it is not encoded again).
 func TestLinksInGzipAnswers(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	for _, enc := range []string{"gzip", "identity"} {
 		t.Run(enc, func(t *testing.T) {
@@ -158,6 +160,7 @@ func TestLinksInGzipAnswers(t *testing.T) {
 // SAS download links point at another host: they pass byte for byte, and so does a link to
 // any host that is not MDE's.
 func TestOtherHostsUntouched(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	resp, body := g.do(t, "GET", "/tenants/contoso/api/machines/SoftwareInventoryExport", "", nil)
 	if resp.StatusCode != 200 {
@@ -194,6 +197,7 @@ func TestOtherHostsUntouched(t *testing.T) {
 
 // Path prefix, header, host, default: each selects the tenant; two that disagree are a 400.
 func TestTenantSelection(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "routing: {host_suffix: .mdegate.local}\n")
 	const none = ""
 	tests := []struct {
@@ -264,6 +268,7 @@ func TestTenantSelection(t *testing.T) {
 // The base links point at: public_url when set, else the request's Host, with
 // X-Forwarded-Proto/Host believed only from trusted_proxies.
 func TestLinkBaseURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, extra string
 		want        string // prefix of the rewritten nextLink; "" means the gateway's own URL

@@ -34,6 +34,7 @@ func (w *chunkWriter) all() ([][]byte, []byte) {
 }
 
 func TestLogBuffer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		writers  int
@@ -93,6 +94,7 @@ func TestLogBuffer(t *testing.T) {
 // TestLogBufferFlushesOnTimer: a lone line reaches the output within the flush interval,
 // without waiting for the buffer to fill or the gateway to stop.
 func TestLogBufferFlushesOnTimer(t *testing.T) {
+	t.Parallel()
 	out := &chunkWriter{}
 	b := newLogBuffer(out)
 	b.start()
@@ -115,6 +117,7 @@ func TestLogBufferFlushesOnTimer(t *testing.T) {
 
 // TestLogBufferWritesThroughWhenStopped: before start and after stop nothing is held.
 func TestLogBufferWritesThroughWhenStopped(t *testing.T) {
+	t.Parallel()
 	out := &chunkWriter{}
 	b := newLogBuffer(out)
 	_, _ = b.Write([]byte("before\n"))
@@ -132,6 +135,7 @@ func TestLogBufferWritesThroughWhenStopped(t *testing.T) {
 // production (so the log is buffered), and checks after a graceful stop that every call has
 // its whole line, "stopped" is the last one, and no secret or token is in the file.
 func TestServeBufferedLogLosesNothing(t *testing.T) {
+	t.Parallel()
 	secret := "test-secret~" + strings.Repeat("b7", 8)
 	emu := startEmulator(t, secret)
 	cfgPath := writeConfig(t, emu, func(ca string) string { return demoYAML(emu, "127.0.0.1:0", secret, ca, "") })

@@ -58,6 +58,7 @@ func spread(t *testing.T, gws []*testGateway, n int) map[int]int {
 // instead of a minute (and the emulator's with it) so the test takes seconds; the hourly
 // limit is lifted out of the way.
 func TestReplicasShareOneQuota(t *testing.T) {
+	t.Parallel()
 	const (
 		window = time.Second
 		quota  = 200 // per window: 200 at once, the rest 2 s later (the window and its slack)
@@ -139,6 +140,7 @@ func readyz(t *testing.T, g *testGateway) map[string]any {
 // Issue #8: Redis killed while calls flow → no call fails, /readyz and /metrics show the
 // degradation (still ready); Redis back → the replicas share their quota again.
 func TestReplicasFailOpenWithoutRedis(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	prefix := redistest.Prefix(t)
 	extra := fmt.Sprintf("limits:\n  families:\n    alerts: {per_minute: 1000, per_hour: 1000000}\n  redis: {url: %q, key_prefix: %q}\n", srv.URL(), prefix)
@@ -244,6 +246,7 @@ func metricsText(t *testing.T, g *testGateway) string {
 // Issue #8: a Retry-After that MDE gives one replica holds back the others, for that tenant
 // and family.
 func TestReplicasShareRetryAfter(t *testing.T) {
+	t.Parallel()
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
 	extra := fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q, timeout: 2s}\n", url, prefix)
 	emu, gws := startReplicas(t, 2, 0, extra)
@@ -285,6 +288,7 @@ func TestReplicasShareRetryAfter(t *testing.T) {
 
 // A reload turns limits.redis on and off; the generation it replaces closes its Redis client.
 func TestReloadQuotaStore(t *testing.T) {
+	t.Parallel()
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
 	g := startGateway(t, "")
 	if q := readyz(t, g)["quota"]; q != "local" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,6 +10,18 @@ import (
 	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/routing"
 )
+
+// regionsCommand is `mdegate regions`.
+func regionsCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	configPath := configFlag(fs)
+	return func(ctx context.Context) error {
+		cfg, _, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		return regions(ctx, cfg, c.stdout)
+	}
+}
 
 // regions prints the region table with each endpoint's measured round trip, whether it
 // answered, and which one "auto" picks.

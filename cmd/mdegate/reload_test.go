@@ -31,6 +31,7 @@ func dropTenant(name string) func(string) string {
 // A valid reload swaps tenants and log level at once and keeps the cached tokens of the
 // tenants that stay.
 func TestReloadValid(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "watch_config: false\n")
 	if resp, _ := g.do(t, "GET", "/api/alerts", "contoso", nil); resp.StatusCode != 200 {
 		t.Fatalf("contoso: %d", resp.StatusCode)
@@ -68,6 +69,7 @@ func TestReloadValid(t *testing.T) {
 // An invalid config is refused with the same key-naming errors, logged, and the old one
 // keeps serving.
 func TestReloadInvalid(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "watch_config: false\n")
 	g.writeConfig(t, "127.0.0.1:0", "watch_config: false\n", func(y string) string {
 		return strings.Replace(y, "{name: contoso, id: "+demoContoso, "{name: contoso, id: contoso.onmicrosoft.com", 1)
@@ -92,6 +94,7 @@ func TestReloadInvalid(t *testing.T) {
 
 // Replacing the watched file reloads it, without any signal.
 func TestReloadWatchedFile(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	ok, refused := len(g.logs.lines(t, "config reloaded")), len(g.logs.lines(t, "config reload refused"))
 	g.writeConfig(t, "127.0.0.1:0", "", dropTenant("northwind"))
@@ -169,6 +172,7 @@ func startLoad(t *testing.T, url func() string, n int, stop <-chan struct{}) *lo
 // Under load, reloads that change tenants' regions, the log level and the app credentials
 // (a new token source) fail no request.
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	const secret2 = "second-app-secret~" + "s4s4s4s4s4s4"
 	const client2 = "7b2d4f1e-3c5e-4f9a-8b6c-1d2e3f4a5b6c"
 	// Quota shaping off: the loop sends far more than MDE's 100 per minute, so with shaping
@@ -220,6 +224,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // A new listen address is opened before the old one stops accepting; a call running on the
 // old listener finishes.
 func TestReloadListenAddress(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "watch_config: false\n")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -233,7 +238,7 @@ func TestReloadListenAddress(t *testing.T) {
 		status, _ := getAll(nil, g.URL+"/api/alerts", "contoso")
 		slow <- status
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the slow call to reach MDE", func() bool { return reached(g.emu, "/api/alerts") > 0 })
 	g.writeConfig(t, newAddr, "watch_config: false\n")
 	if !g.reload(t) {
 		t.Fatalf("reload refused:\n%s", g.logs)

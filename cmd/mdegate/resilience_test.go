@@ -19,6 +19,7 @@ import (
 // one: GETs in flight fail over to global and no caller sees the 503; a machine isolation is
 // never replayed, so MDE's 503 reaches its caller.
 func TestRegion503(t *testing.T) {
+	t.Parallel()
 	t.Run("GETs fail over", func(t *testing.T) {
 		g := startGateway(t, "limits: {shape: false}\n")
 		g.emu.FailRegion("eu", http.StatusServiceUnavailable)
@@ -105,6 +106,7 @@ func TestRegion503(t *testing.T) {
 // waits for the same slow region; and an answer that has started streaming is never cut by
 // its family's timer, however long the caller takes to read it.
 func TestFamilyTimeout(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "limits: {families: {advancedqueries: {timeout: 300ms}, exports: {timeout: 300ms}}}\n",
 		func(o *emulator.Options) { o.InventoryRecords = 2000 })
 
@@ -158,6 +160,7 @@ func TestFamilyTimeout(t *testing.T) {
 // Retry-After, ends the wait at once: its call is logged as 499 ClientClosedRequest long
 // before the wait would have ended, and MDE never sees the request again.
 func TestCallerLeavesDuringWait(t *testing.T) {
+	t.Parallel()
 	// One alert per minute, with waits of up to 2 m allowed: the second call waits about a
 	// minute for its slot. (Shaping is per family, so machines is not held back by alerts.)
 	g := startGateway(t, "limits: {max_wait: 2m, families: {alerts: {per_minute: 1}}}\n")
@@ -216,6 +219,7 @@ func TestCallerLeavesDuringWait(t *testing.T) {
 // first probe round is bounded, ends with that endpoint unreachable, and the gateway listens
 // and serves the auto tenant from a healthy region; `mdegate regions` shows it unreachable.
 func TestStartupProbeBound(t *testing.T) {
+	t.Parallel()
 	hang := blackhole.Listen(t)
 	secret := "test-secret~" + strings.Repeat("h4", 8)
 	emu := startEmulator(t, secret, withTailwind)
@@ -257,6 +261,7 @@ func TestStartupProbeBound(t *testing.T) {
 // 429 on a 2 MiB hunting query reaches the caller with its Retry-After even though the wait
 // is short, whether the caller gave a Content-Length or not.
 func TestBigBodyNotReplayed(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "limits: {max_wait: 5s}\n")
 	query := func(size int) []byte {
 		pad := size - len(`{"Query":"DeviceInfo | take 1","Pad":""}`)

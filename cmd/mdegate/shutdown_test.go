@@ -43,6 +43,7 @@ func waitInFlight(t *testing.T, g *testGateway, n int) {
 // SIGTERM (ctx cancelled) under load: the calls in flight finish, none is lost, and run
 // returns nil (exit 0).
 func TestShutdownUnderLoad(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "")
 	g.do(t, "GET", "/api/alerts", "contoso", nil) // warm the token
 	g.emu.SetRegionLatency("eu", 500*time.Millisecond)
@@ -66,6 +67,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 
 // Calls still running at shutdown_timeout are cancelled, and the gateway still exits 0.
 func TestShutdownTimeout(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, "shutdown_timeout: 300ms\n")
 	g.do(t, "GET", "/api/alerts", "contoso", nil)
 	g.emu.SetRegionLatency("eu", 5*time.Second)

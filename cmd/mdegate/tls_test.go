@@ -89,6 +89,7 @@ func tlsClient(roots *x509.CertPool, certs ...tls.Certificate) *http.Client {
 // (accepted, identifying a caller by subject), missing, or from another CA, and a reload when
 // the files change.
 func TestHTTPSStaticAndMTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	serverCA, clientCA, otherCA := newTestCA(t, "server ca"), newTestCA(t, "client ca"), newTestCA(t, "other ca")
 	cp, kp := serverCA.issue(t, "mdegate", true)
@@ -189,35 +190,84 @@ clients:
 	})
 }
 
-// certmagic obtains a real certificate from Pebble, Let's Encrypt's test CA, run in process;
-// the gateway then serves HTTPS with it.
-func TestHTTPSWithACME(t *testing.T) {
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
+// pebbleOptions are the knobs of startPebble that Pebble's constructors take as long
+// positional argument lists (ca.New, va.New, wfe.New).
+type pebbleOptions struct {
+	// KeyAlg is the CA's key algorithm, "ecdsa" or "rsa". Zero means "ecdsa".
+	KeyAlg string
+	// ChainLength is the number of certificates in the issued chain, root included. Zero
+	// means 1 (the leaf's issuer is the root).
+	ChainLength int
+	// RetryAfterAuthz and RetryAfterOrder are the seconds of the Retry-After header on a
+	// pending authorization or order, which the ACME client waits before polling again. Zero
+	// sends Retry-After: 0, so the client polls again at once.
+	RetryAfterAuthz, RetryAfterOrder int
+	// Validate makes the VA really validate challenges. Zero: every challenge is valid
+	// (PEBBLE_VA_ALWAYS_VALID), as a gateway on loopback cannot be reached on port 80 or 443.
+	Validate bool
+}
+
+// testPebble is Pebble, Let's Encrypt's test ACME CA, run in process behind a TLS server.
+type testPebble struct {
+	// DirectoryURL is the ACME directory.
+	DirectoryURL string
+	// RootFile is a PEM file of the TLS server's certificate, for the ACME client to trust.
+	RootFile string
+	// Roots holds the root of the certificates the CA issues.
+	Roots *x509.CertPool
+}
+
+// startPebble runs Pebble until the test ends. The environment it is configured through
+// (PEBBLE_VA_NOSLEEP, PEBBLE_VA_ALWAYS_VALID, PEBBLE_WFE_NONCEREJECT) is set with t.Setenv,
+// so a test that calls it cannot be parallel.
+func startPebble(t *testing.T, o pebbleOptions) *testPebble {
+	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+	if !o.Validate {
+		t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
+	}
+	if o.KeyAlg == "" {
+		o.KeyAlg = "ecdsa"
+	}
+	if o.ChainLength == 0 {
+		o.ChainLength = 1
+	}
 	plog := log.New(io.Discard, "", 0)
 	store := db.NewMemoryStore()
-	authority := ca.New(plog, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
-	front := wfe.New(plog, store, va.New(plog, 0, 0, false, "", store), authority, []string{"pebble.letsencrypt.org"}, false, false, 3, 5)
-	acmeSrv := httptest.NewTLSServer(front.Handler())
-	defer acmeSrv.Close()
+	authority := ca.New(plog, store, "" /* no OCSP responder */, o.KeyAlg, 0 /* alternate roots */, o.ChainLength,
+		map[string]ca.Profile{"default": {Description: "default"}})
+	validator := va.New(plog, 0, 0 /* challenge ports: unused while always valid */, false /* strict */, "" /* system resolver */, store)
+	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"}, /* CAA identities */
+		false /* strict */, false /* require EAB */, o.RetryAfterAuthz, o.RetryAfterOrder)
+	srv := httptest.NewTLSServer(front.Handler())
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(authority.GetRootCert(0).Cert)
+	return &testPebble{
+		DirectoryURL: srv.URL + "/dir",
+		RootFile:     writeFile(t, t.TempDir(), "acme-root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})),
+		Roots:        roots,
+	}
+}
 
+// certmagic obtains a real certificate from Pebble, Let's Encrypt's test CA, run in process;
+// the gateway then serves HTTPS with it. Not parallel: startPebble sets the environment.
+func TestHTTPSWithACME(t *testing.T) {
+	pebble := startPebble(t, pebbleOptions{})
 	dir := t.TempDir()
-	acmeRoot := writeFile(t, dir, "acme-root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: acmeSrv.Certificate().Raw}))
 	storage := filepath.Join(dir, "certmagic")
 	key, sum := newTestKey(t)
 	g := startGateway(t, fmt.Sprintf(`tls:
   listen: "127.0.0.1:0"
   acme: {domains: [gateway.test], email: ops@partner.example, ca: %q, ca_root_file: %q, storage: %q}
 clients: [{name: soar, key_sha256: %s, tenants: ["*"]}]
-`, acmeSrv.URL+"/dir", acmeRoot, storage, sum))
+`, pebble.DirectoryURL, pebble.RootFile, storage, sum))
 	g.keys = []string{key}
 
-	roots := x509.NewCertPool()
-	roots.AddCert(authority.GetRootCert(0).Cert)
 	addr := strings.TrimPrefix(g.TLSURL, "https://")
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: "gateway.test"},
+		TLSClientConfig:   &tls.Config{RootCAs: pebble.Roots, ServerName: "gateway.test"},
 		ForceAttemptHTTP2: true,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,13 +97,20 @@ func commandSources(cfg *config.Config) (*tokens.Apps, error) {
 	return newTokenSources(cfg, &http.Client{Transport: proxy.NewTransport(roots, 0)}, zerolog.Nop(), nil)
 }
 
+// tokenCommand is `mdegate token`.
+func tokenCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
+	configPath := configFlag(fs)
+	tenant := fs.String("tenant", "", "the tenant (`name` or ID); required")
+	raw := fs.Bool("raw", false, "print the token itself, alone on stdout (the claims go to stderr)")
+	return func(ctx context.Context) error { return tokenCmd(ctx, *configPath, *tenant, *raw, c.stdout, c.stderr) }
+}
+
 // tokenCmd acquires one tenant's token and prints its claims, flagging a wrong tid, aud or
 // appid and missing roles. The token itself is printed only with raw: then alone on stdout,
 // and the claims go to stderr, so `TOKEN=$(mdegate token -raw ...)` works.
 func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, stderr io.Writer) error {
 	if tenant == "" {
-		fmt.Fprintln(stderr, "mdegate token: -tenant NAME is required")
-		return errReported
+		return usagef("-tenant NAME is required")
 	}
 	cfg, err := loadForCommand(configPath, stderr)
 	if err != nil {
