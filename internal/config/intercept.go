@@ -13,10 +13,11 @@ var DefaultPassthrough = []string{"*.blob.core.windows.net"}
 // Defender API hosts itself with certificates from a private CA, tunnels the passthrough
 // hosts, and refuses everything else.
 type InterceptConfig struct {
-	// CACertFile and CAKeyFile are the private CA (`mdegate ca -out DIR` makes ca.pem and
-	// ca-key.pem) that tools are told to trust. Unset: no proxy mode; CONNECT is refused.
+	// CACertFile is the private CA's certificate (`mdegate ca -out DIR` makes ca.pem) that
+	// tools are told to trust. Unset: no proxy mode; CONNECT is refused.
 	CACertFile string `yaml:"ca_cert_file"`
-	CAKeyFile  string `yaml:"ca_key_file"`
+	// CAKeyFile is the CA's private key (ca-key.pem, mode 0600). Unset: no proxy mode.
+	CAKeyFile string `yaml:"ca_key_file"`
 	// Passthrough are the hosts tunnelled as plain bytes to a known caller: "host",
 	// "host:port" or "*.domain" ("*" inside one label); no port means any port. Absent:
 	// DefaultPassthrough; [] tunnels nothing.
