@@ -49,11 +49,12 @@ type client struct {
 	anyTenant  bool
 	tenants    map[string]bool // tenant IDs
 	rules      []rule
-	max        int64 // 0: no cap
-	inFlight   atomic.Int64
-	busy       *apiError // the 429, made once
-	forbidden  *apiError // the 403 for any tenant outside its list, made once
-	notAllowed string    // how 403 names the rule list
+	max        int64         // 0: no cap
+	inFlight   atomic.Int64  // its requests being served (counted whether capped or not)
+	refusals   atomic.Uint64 // its requests refused as not allowed or over its cap
+	busy       *apiError     // the 429, made once
+	forbidden  *apiError     // the 403 for any tenant outside its list, made once
+	notAllowed string        // how 403 names the rule list
 
 	defaultTenant string // "" for none
 }
@@ -63,6 +64,7 @@ type client struct {
 type auth struct {
 	byKey  map[[sha256.Size]byte]*client
 	byCert map[string]*client
+	list   []*client // in configuration order, for Handler.Callers
 }
 
 // newAuth compiles the clients; tenant names are resolved to IDs with routes.
@@ -124,6 +126,7 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 		if cc.CertSubject != "" {
 			a.byCert[cc.CertSubject] = c
 		}
+		a.list = append(a.list, c)
 	}
 	return a, nil
 }
@@ -214,22 +217,16 @@ func (c *client) mayUse(tn *routing.Tenant, asked string) error {
 func (c *client) restricted() bool { return c != nil && !c.anyTenant }
 
 // acquire takes one of the caller's in-flight slots; release gives it back.
+// The count is kept for an uncapped caller too, for the status page (Handler.Callers).
 func (c *client) acquire() bool {
-	if c.max == 0 {
-		return true
-	}
-	if c.inFlight.Add(1) > c.max {
+	if c.inFlight.Add(1) > c.max && c.max != 0 {
 		c.inFlight.Add(-1)
 		return false
 	}
 	return true
 }
 
-func (c *client) release() {
-	if c.max != 0 {
-		c.inFlight.Add(-1)
-	}
-}
+func (c *client) release() { c.inFlight.Add(-1) }
 
 // CheckAllow reports what is wrong with one allow pattern, or nil.
 func CheckAllow(pattern string) error {

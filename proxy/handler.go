@@ -336,6 +336,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.api = h.apis.classify(r.Method, fwd)
 	if cl != nil {
 		if err := cl.mayCall(r.Method, lower); err != nil {
+			cl.refusals.Add(1)
 			h.refuse(c, r, err)
 			return
 		}
@@ -348,6 +349,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed)
 	if cl != nil && asked != "" {
 		if err := cl.mayUse(tn, asked); err != nil {
+			cl.refusals.Add(1)
 			h.refuse(c, r, err)
 			return
 		}
@@ -367,6 +369,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cl != nil {
 		if !cl.acquire() {
+			cl.refusals.Add(1)
 			h.refuse(c, r, cl.busy)
 			return
 		}

@@ -153,6 +153,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		transport.release()
 		return nil, err
 	}
+	gw.calls.retain(routes.Tenants())
 	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
 	if err != nil {
 		return fail(err)
@@ -164,7 +165,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		TenantHeader: cfg.Routing.TenantHeader,
 		// The per-call logger has its level fixed, so a disabled level costs nothing.
 		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
-		Metrics: gw.metrics,
+		Metrics: gw.calls,
 
 		Clients:                cfg.ProxyClients(),
 		MaxBody:                cfg.Limits.MaxBody,

@@ -53,7 +53,7 @@ commands:
   check-config -config FILE  validate a configuration file; exit 0 when it is good
   regions -config FILE       probe every region endpoint: round trip, reachability, auto's pick
   key                        print a new random caller key and its key_sha256 line
-  consent-url -config FILE [-tenant NAME] [-redirect-uri URI]
+  consent-url -config FILE [-tenant NAME] [-redirect-uri URI] [-state-ttl 168h]
                              the admin consent links (legacy and v2) to send each customer
   token -config FILE -tenant NAME [-raw]
                              get the tenant's token and check tid, aud, appid, roles and exp;
@@ -78,7 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "demo: address of the gateway")
 	tenant := fs.String("tenant", "", "consent-url, token: the tenant (name or ID)")
 	raw := fs.Bool("raw", false, "token: print the token itself (alone, on stdout)")
-	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri)")
+	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri, else public_url + /consent/callback)")
+	stateTTL := fs.Duration("state-ttl", defaultStateTTL, "consent-url: how long the links' signed state stays valid")
 	healthURL := fs.String("url", "", "healthcheck: URL to probe (default http://<listen>/healthz from the config)")
 	if err := fs.Parse(args); err != nil {
 		return errReported
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "key":
 		return newKey(stdout)
 	case "consent-url":
-		return consentURL(*configPath, *tenant, *redirectURI, stdout, stderr)
+		return consentURL(*configPath, *tenant, *redirectURI, *stateTTL, stdout, stderr)
 	case "token":
 		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)
 	case "check":

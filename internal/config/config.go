@@ -71,6 +71,8 @@ type Config struct {
 	// TrustedProxies are the CIDR prefixes (or single addresses) of proxies whose
 	// X-Forwarded-Proto and X-Forwarded-Host are believed. Unset: nobody's.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Consent is the consent landing page's state key (consent.go). Unset: a key made at start.
+	Consent ConsentConfig `yaml:"consent"`
 
 	// Name is what messages call the configuration: the name given to Parse (the path for
 	// Load). Not a YAML key.
@@ -104,6 +106,8 @@ type Resolved struct {
 	ClientCAs *x509.CertPool
 	// ACMERoots is tls.acme.ca_root_file's pool; nil when unset (the system roots).
 	ACMERoots *x509.CertPool
+	// ConsentKey is consent.state_key (or its file) decoded; nil when unset.
+	ConsentKey []byte
 }
 
 func defaults() Config {
@@ -255,6 +259,7 @@ func (c *Config) resolve(ps *problems) Resolved {
 		}
 	}
 	res.ClientCAs, res.ACMERoots = c.TLS.resolve(ps)
+	res.ConsentKey = c.Consent.resolve(ps)
 	return res
 }
 
