@@ -355,6 +355,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
+		if cl != nil && err == error(cl.forbidden) { // a tenant outside its list
+			cl.refusals.Add(1)
+		}
 		h.refuse(c, r, err)
 		return
 	}
