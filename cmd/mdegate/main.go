@@ -53,8 +53,9 @@ commands:
   check-config -config FILE  validate a configuration file; exit 0 when it is good
   regions -config FILE       probe every region endpoint: round trip, reachability, auto's pick
   key                        print a new random caller key and its key_sha256 line
-  consent-url -config FILE [-tenant NAME] [-redirect-uri URI] [-state-ttl 168h]
-                             the admin consent links (legacy and v2) to send each customer
+  consent-url -config FILE [-tenant NAME | -new NAME] [-redirect-uri URI] [-state-ttl 168h]
+                             the admin consent links (legacy and v2) to send each customer;
+                             -new: the link for a customer not yet configured
   token -config FILE -tenant NAME [-raw]
                              get the tenant's token and check tid, aud, appid, roles and exp;
                              the token itself is printed only with -raw (alone, on stdout)
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tenant := fs.String("tenant", "", "consent-url, token: the tenant (name or ID)")
 	raw := fs.Bool("raw", false, "token: print the token itself (alone, on stdout)")
 	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri, else public_url + /consent/callback)")
+	newAlias := fs.String("new", "", "consent-url: the link for a customer not yet configured, under this alias")
 	stateTTL := fs.Duration("state-ttl", defaultStateTTL, "consent-url: how long the links' signed state stays valid")
 	healthURL := fs.String("url", "", "healthcheck: URL to probe (default http://<listen>/healthz from the config)")
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "key":
 		return newKey(stdout)
 	case "consent-url":
+		if *newAlias != "" {
+			return consentURLNew(*configPath, *newAlias, *redirectURI, *stateTTL, stdout, stderr)
+		}
 		return consentURL(*configPath, *tenant, *redirectURI, *stateTTL, stdout, stderr)
 	case "token":
 		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)

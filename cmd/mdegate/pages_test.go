@@ -254,3 +254,78 @@ type nopMetrics struct{}
 
 func (nopMetrics) Start()                 {}
 func (nopMetrics) Done(proxy.Observation) {}
+
+// consent-url signs a state naming the alias into both links, which the landing page under
+// the same key accepts, and points the redirect at public_url's landing page when
+// app.redirect_uri is unset.
+func TestConsentURLState(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{0x33}, consent.KeySize)
+	_, cfg := onboarding(t, "public_url: https://gw.partner.example\nconsent: {state_key: "+consent.EncodeKey(key)+"}\n")
+	out, stderr, err := runCmd(t, "consent-url", "-config", cfg, "-tenant", "northwind", "-state-ttl", "48h")
+	if err != nil {
+		t.Fatalf("err %v: %s", err, stderr)
+	}
+	legacy, v2 := consentFromOutput(t, out)
+	now := time.Now()
+	s, _ := consent.NewSigner(key, func() time.Time { return now })
+	late, _ := consent.NewSigner(key, func() time.Time { return now.Add(49 * time.Hour) })
+	for _, u := range []*url.URL{legacy, v2} {
+		q := u.Query()
+		if alias, err := s.Verify(q.Get("state")); err != nil || alias != "northwind" {
+			t.Errorf("%s: state names %q (%v)", u.Path, alias, err)
+		}
+		if _, err := late.Verify(q.Get("state")); err == nil {
+			t.Errorf("%s: the state outlives -state-ttl", u.Path)
+		}
+		if got := q.Get("redirect_uri"); got != "https://gw.partner.example/consent/callback" {
+			t.Errorf("%s: redirect_uri %q", u.Path, got)
+		}
+	}
+	if strings.Contains(stderr, "state") || strings.Contains(stderr, "no redirect URI") {
+		t.Errorf("unexpected note: %s", stderr)
+	}
+
+	// A customer not yet configured: the organizations endpoint, the state names the new alias.
+	out, stderr, err = runCmd(t, "consent-url", "-config", cfg, "-new", "newco")
+	if err != nil {
+		t.Fatalf("-new: %v: %s", err, stderr)
+	}
+	m := regexp.MustCompile(`v2: +(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("-new printed no v2 link:\n%s", out)
+	}
+	u, _ := url.Parse(m[1])
+	if alias, err := s.Verify(u.Query().Get("state")); u.Path != "/organizations/v2.0/adminconsent" || err != nil || alias != "newco" {
+		t.Errorf("-new link %s: state %q %v", u, alias, err)
+	}
+	if _, stderr, err := runCmd(t, "consent-url", "-config", cfg, "-new", "NorthWind"); err == nil || !strings.Contains(stderr, "already configured") {
+		t.Errorf("-new for a configured tenant: %v %s", err, stderr)
+	}
+
+	// Without a key: no state, and a note saying what that means.
+	_, cfg = onboarding(t, "")
+	out, stderr, err = runCmd(t, "consent-url", "-config", cfg, "-tenant", "northwind")
+	if err != nil {
+		t.Fatalf("err %v: %s", err, stderr)
+	}
+	if legacy, v2 := consentFromOutput(t, out); legacy.Query().Has("state") || v2.Query().Has("state") {
+		t.Error("a state without consent.state_key")
+	}
+	if !strings.Contains(stderr, "no consent.state_key") {
+		t.Errorf("stderr %q", stderr)
+	}
+}
+
+// The demo's admin listener is the next loopback port.
+func TestDemoAdminListen(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"127.0.0.1:8080": "127.0.0.1:8081", "127.0.0.1:0": "127.0.0.1:0", "[::1]:9000": "[::1]:9001"} {
+		if got, err := demoAdminListen(in); err != nil || got != want {
+			t.Errorf("%s: got %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := demoAdminListen("unix:/tmp/x"); err == nil {
+		t.Error("a unix socket got an admin port")
+	}
+}
