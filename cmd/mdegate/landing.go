@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mdegate/mdegate/internal/consent"
+	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/tokens"
 )
 
@@ -67,7 +71,13 @@ func (gw *gateway) freshRoles(ctx context.Context, tenantID string) ([]string, e
 	}
 	cfg := g.cfg
 	g.release()
-	apps, err := commandSources(cfg)
+	roots, err := cfg.Roots()
+	if err != nil {
+		return nil, err
+	}
+	tr := proxy.NewTransport(roots, 0)
+	defer tr.CloseIdleConnections() // one fetch: keep no connection to Entra open after it
+	apps, err := newTokenSources(cfg, &http.Client{Transport: tr}, zerolog.Nop(), nil)
 	if err != nil {
 		return nil, err
 	}
