@@ -50,11 +50,12 @@ type client struct {
 	anyTenant  bool
 	tenants    map[string]bool // tenant IDs
 	rules      []rule
-	max        int64 // 0: no cap
-	inFlight   atomic.Int64
-	busy       *apiError // the 429, made once
-	forbidden  *apiError // the 403 for any tenant outside its list, made once
-	notAllowed string    // how 403 names the rule list
+	max        int64         // 0: no cap
+	inFlight   atomic.Int64  // its requests being served (counted whether capped or not)
+	refusals   atomic.Uint64 // its requests refused as not allowed or over its cap
+	busy       *apiError     // the 429, made once
+	forbidden  *apiError     // the 403 for any tenant outside its list, made once
+	notAllowed string        // how 403 names the rule list
 
 	defaultTenant string               // "" for none
 	caller        tokenendpoint.Caller // as the token endpoint knows it (gatewaytoken.go)
@@ -66,6 +67,7 @@ type auth struct {
 	byKey  map[[sha256.Size]byte]*client
 	byCert map[string]*client
 	byName map[string]*client // the callers of gateway tokens (gatewaytoken.go)
+	list   []*client          // in configuration order, for Handler.Callers
 }
 
 // newAuth compiles the clients; tenant names are resolved to IDs with routes.
@@ -135,6 +137,7 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 			c.caller.Tenants = append(c.caller.Tenants, id)
 		}
 		a.byName[cc.Name] = c
+		a.list = append(a.list, c)
 	}
 	return a, nil
 }
@@ -225,22 +228,16 @@ func (c *client) mayUse(tn *routing.Tenant, asked string) error {
 func (c *client) restricted() bool { return c != nil && !c.anyTenant }
 
 // acquire takes one of the caller's in-flight slots; release gives it back.
+// The count is kept for an uncapped caller too, for the status page (Handler.Callers).
 func (c *client) acquire() bool {
-	if c.max == 0 {
-		return true
-	}
-	if c.inFlight.Add(1) > c.max {
+	if c.inFlight.Add(1) > c.max && c.max != 0 {
 		c.inFlight.Add(-1)
 		return false
 	}
 	return true
 }
 
-func (c *client) release() {
-	if c.max != 0 {
-		c.inFlight.Add(-1)
-	}
-}
+func (c *client) release() { c.inFlight.Add(-1) }
 
 // CheckAllow reports what is wrong with one allow pattern, or nil.
 func CheckAllow(pattern string) error {

@@ -382,6 +382,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.api = h.apis.classify(r.Method, fwd)
 	if cl != nil {
 		if err := cl.mayCall(r.Method, lower); err != nil {
+			cl.refusals.Add(1)
 			h.refuse(c, r, err)
 			return
 		}
@@ -394,11 +395,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tn, asked, err := h.selectTenant(r, c, cl, pathName, prefixed, tokenTenant)
 	if cl != nil && asked != "" {
 		if err := cl.mayUse(tn, asked); err != nil {
+			cl.refusals.Add(1)
 			h.refuse(c, r, err)
 			return
 		}
 	}
 	if err != nil {
+		if cl != nil && err == error(cl.forbidden) { // a tenant outside its list
+			cl.refusals.Add(1)
+		}
 		h.refuse(c, r, err)
 		return
 	}
@@ -417,6 +422,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cl != nil {
 		if !cl.acquire() {
+			cl.refusals.Add(1)
 			h.refuse(c, r, cl.busy)
 			return
 		}

@@ -5,13 +5,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mdegate/mdegate/internal/statuspage"
 	"github.com/mdegate/mdegate/tokens"
 )
 
 // The admin endpoints: /healthz (the process answers), /readyz (config loaded, listener up,
 // and each tenant's token state) and /metrics (Prometheus). They are served on admin_listen
 // when set, else on the main listener ahead of the proxy; they are never forwarded and need
-// no tenant header.
+// no tenant header. admin_listen also serves the status page at / (statuspage.go).
 
 func (gw *gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -20,6 +21,8 @@ func (gw *gateway) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", gw.readyz)
 	mux.Handle("GET /metrics", gw.metrics.Handler())
+	// The status page only here: / is never an admin path of the main listener (isAdminPath).
+	mux.Handle("GET /{$}", statuspage.New(statuspage.Options{Snapshot: gw.statusSnapshot, Now: gw.now}))
 	return mux
 }
 

@@ -7,25 +7,38 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/internal/consent"
 )
 
 // consentURLCommand is `mdegate consent-url`.
 func consentURLCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
 	configPath := configFlag(fs)
 	tenant := fs.String("tenant", "", "only this tenant (`name` or ID); unset: every tenant")
-	redirectURI := fs.String("redirect-uri", "", "reply `URI` of the app (default app.redirect_uri)")
-	return func(context.Context) error { return consentURL(*configPath, *tenant, *redirectURI, c.stdout, c.stderr) }
+	redirectURI := fs.String("redirect-uri", "", "reply `URI` of the app (default app.redirect_uri, else public_url + /consent/callback)")
+	newAlias := fs.String("new", "", "the link for a customer not yet configured, under this `alias`")
+	stateTTL := fs.Duration("state-ttl", defaultStateTTL, "how long the links' signed state stays valid")
+	return func(context.Context) error {
+		if *newAlias != "" {
+			if *tenant != "" {
+				return usagef("-new and -tenant exclude each other")
+			}
+			return consentURLNew(*configPath, *newAlias, *redirectURI, *stateTTL, c.stdout, c.stderr)
+		}
+		return consentURL(*configPath, *tenant, *redirectURI, *stateTTL, c.stdout, c.stderr)
+	}
 }
 
 // consentURL prints, for one tenant or every tenant, the links its admin opens to consent to
 // the tenant's app: the legacy form the MDE partner docs give and the v2 adminconsent form.
-func consentURL(configPath, tenant, redirectURI string, stdout, stderr io.Writer) error {
+func consentURL(configPath, tenant, redirectURI string, stateTTL time.Duration, stdout, stderr io.Writer) error {
 	cfg, err := loadForCommand(configPath, stderr)
 	if err != nil {
 		return err
 	}
+	signer := stateSigner(cfg.Resolved.ConsentKey, nil)
 	tenants := cfg.Tenants
 	if tenant != "" {
 		i, err := tenantByName(cfg, tenant)
@@ -40,14 +53,18 @@ func consentURL(configPath, tenant, redirectURI string, stdout, stderr io.Writer
 		app := cfg.AppOf(t)
 		uri := redirectURI
 		if uri == "" {
-			uri = app.RedirectURI
+			uri = cfg.ConsentRedirectURI(app)
 		}
 		noRedirect = noRedirect || uri == ""
 		legacy, v2 := consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
+		legacy, v2 = withState(legacy, signer, t.Name, stateTTL), withState(v2, signer, t.Name, stateTTL)
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
 		fmt.Fprintf(stdout, "%s (tenant %s, app %s)\n  legacy: %s\n  v2:     %s\n", t.Name, t.ID, app.ClientID, legacy, v2)
+	}
+	if signer == nil {
+		fmt.Fprintln(stderr, "note: no consent.state_key: the links carry no signed state, so the gateway's landing page (/consent/callback) cannot check them")
 	}
 	if noRedirect {
 		fmt.Fprintln(stderr, "note: no redirect URI (set app.redirect_uri or -redirect-uri): after consenting, Entra sends the admin to the app's default reply URL")
@@ -88,4 +105,34 @@ func loadForCommand(path string, stderr io.Writer) (*config.Config, error) {
 		return nil, errReported
 	}
 	return cfg, nil
+}
+
+// defaultStateTTL is how long the state in a printed consent link stays valid: a week for
+// the customer's admin to get round to it.
+const defaultStateTTL = 7 * 24 * time.Hour
+
+// stateSigner is the signer of consent states under key; nil when key is nil (no
+// consent.state_key). now is its clock; nil means time.Now.
+func stateSigner(key []byte, now func() time.Time) *consent.Signer {
+	if key == nil {
+		return nil
+	}
+	s, err := consent.NewSigner(key, now)
+	if err != nil {
+		return nil // config.Parse checked its length
+	}
+	return s
+}
+
+// withState adds a state naming alias, valid for ttl, to a consent link, so that the landing
+// page Entra redirects to knows which link was followed. Without a signer the link is
+// returned as is. The state is URL-safe (base64url and a dot).
+func withState(link string, s *consent.Signer, alias string, ttl time.Duration) string {
+	if s == nil {
+		return link
+	}
+	if ttl <= 0 {
+		ttl = defaultStateTTL
+	}
+	return link + "&state=" + url.QueryEscape(s.Sign(alias, time.Now().Add(ttl)))
 }

@@ -7,10 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/internal/consent"
 	"github.com/mdegate/mdegate/internal/emulator"
 )
 
@@ -83,12 +88,17 @@ func demo(ctx context.Context, listen string, stdout io.Writer) error {
 		return fmt.Errorf("demo: emulator: %w", err)
 	}
 	defer emu.Close()
+	admin, err := demoAdminListen(listen)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	// The emulator's CA is handed over in memory: the demo writes no file.
-	cfg, err := config.Parse(strings.NewReader(demoYAML(emu, listen, secret, "", "")), "demo")
+	cfg, err := config.Parse(strings.NewReader(demoYAML(emu, listen, secret, "", "admin_listen: "+strconv.Quote(admin)+"\n")), "demo")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	cfg.Resolved.CAPEM = emu.CAPEM()
+	cfg.Resolved.ConsentKey = consent.NewKey() // so the demo can sign a landing URL itself
 	base := "http://" + listen
 	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v.
 Tenants: contoso (eu) and fabrikam (us) consented; northwind did not consent.
@@ -104,9 +114,15 @@ Try, in another shell:
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: northwind'      # 503 TokenUnavailable (AADSTS700016)
   curl -s %[3]s/api/nope -H 'X-Tenant-ID: contoso'          # MDE's own 404, passed through
 
+In a browser:
+
+  http://%[5]s/    the status page (after the curls above: contoso ok, northwind failing)
+  %[6]s
+                   the consent landing page, as Entra redirects contoso's admin after consenting
+
 Stop with Ctrl-C. The gateway's JSON log follows.
 
-`, emu.LoginURL(), regionList(emu), base, demoContoso)
+`, emu.LoginURL(), regionList(emu), base, demoContoso, admin, demoLandingURL(base, cfg.Resolved.ConsentKey, "contoso", demoContoso))
 	return serve(ctx, cfg, stdout, gatewayOptions{})
 }
 
@@ -124,4 +140,30 @@ func randomSecret() string {
 	var b [18]byte
 	_, _ = rand.Read(b[:])
 	return "demo~" + hex.EncodeToString(b[:])
+}
+
+// demoAdminListen is the demo's admin_listen: the next port on the same loopback host as
+// listen (8081 for the default 8080); port 0 stays 0 (any free port).
+func demoAdminListen(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("-listen %q: %w", listen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p >= 65535 {
+		return "", fmt.Errorf("-listen %q: not a port number", listen)
+	}
+	if p != 0 {
+		p++
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+}
+
+// demoLandingURL is the URL Entra redirects a tenant's admin to after consenting through a
+// link with a state signed under key (valid for a day).
+func demoLandingURL(base string, key []byte, alias, tenantID string) string {
+	s := stateSigner(key, nil)
+	q := url.Values{"tenant": {tenantID}, "admin_consent": {"True"},
+		"state": {s.Sign(alias, time.Now().Add(24*time.Hour))}}
+	return base + consent.CallbackPath + "?" + q.Encode()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mdegate/mdegate/internal/config"
+	"github.com/mdegate/mdegate/internal/consent"
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/intercept"
 	"github.com/mdegate/mdegate/internal/metrics"
@@ -38,10 +39,15 @@ type gateway struct {
 	cur      atomic.Pointer[generation]
 	draining atomic.Bool // shutting down: /readyz says so
 
-	srv      *http.Server              // main listener(s)
-	adminSrv *http.Server              // admin_listen, when set
-	tlsSrv   *http.Server              // tls.listen, when set (its TLS setup is fixed at start)
-	tracing  *tracing.Provider         // nil: tracing off; shut down when run returns
+	srv      *http.Server      // main listener(s)
+	adminSrv *http.Server      // admin_listen, when set
+	tlsSrv   *http.Server      // tls.listen, when set (its TLS setup is fixed at start)
+	tracing  *tracing.Provider // nil: tracing off; shut down when run returns
+	started  time.Time
+	calls    *callBook                 // the proxy's Metrics: the registry plus the status page's counters
+	reloads  reloadBook                // for the status page
+	signer   *consent.Signer           // consent.state_key, or a key made at start; fixed for the process
+	landing  *consent.Handler          // /consent/callback on the caller-facing listeners
 	ls       atomic.Pointer[listeners] // replaced, never modified, by the run goroutine
 	adminMux http.Handler
 
@@ -89,6 +95,13 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 	}
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
 		Version: buildVersion().Version, Commit: buildVersion().Commit})
+	gw.started = gw.now()
+	gw.calls = newCallBook(gw.metrics, gw.now)
+	key := cfg.Resolved.ConsentKey
+	if key == nil {
+		key = consent.NewKey() // links made with it die with the process (config.ConsentConfig)
+	}
+	gw.signer = stateSigner(key, nil)
 	gw.adminMux = gw.adminHandler()
 	var err error
 	if gw.intercept, err = gw.newIntercept(cfg); err != nil {
@@ -104,6 +117,7 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 		return nil, err
 	}
 	gw.cur.Store(g)
+	gw.landing = gw.newLanding()
 	gw.metrics.Reloaded(true)
 	gw.loadedSum = cfg.Sum
 	gw.srv = gw.newServer(gw)
@@ -132,6 +146,10 @@ func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if gw.intercept != nil && intercept.IsProxyRequest(r) {
 		gw.intercept.ServeHTTP(w, r) // tunnels hold no generation; the requests inside do
+		return
+	}
+	if r.URL.Path == consent.CallbackPath { // public, no caller key (see landing.go)
+		gw.landing.ServeHTTP(w, r)
 		return
 	}
 	g := gw.acquire()

@@ -156,6 +156,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		transport.release()
 		return nil, err
 	}
+	gw.calls.retain(routes.Tenants())
 	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
 	if err != nil {
 		return fail(err)
@@ -183,7 +184,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		TenantHeader: cfg.Routing.TenantHeader,
 		// The per-call logger has its level fixed, so a disabled level costs nothing.
 		Logger:  gw.log.Level(parseLevel(cfg.Log.Level)),
-		Metrics: gw.metrics,
+		Metrics: gw.calls,
 		Tracer:  gw.tracing.Tracer(), // nil when off
 
 		Clients:                cfg.ProxyClients(),

@@ -35,7 +35,7 @@ var commands = []command{
 	{name: "check-config", synopsis: "[-config FILE]", summary: "validate a configuration file; exit 0 when it is good", flags: checkConfigCommand},
 	{name: "regions", synopsis: "[-config FILE]", summary: "probe every region endpoint: round trip, reachability, auto's pick", flags: regionsCommand},
 	{name: "key", summary: "print a new random caller key and its key_sha256 line", flags: keyCommand},
-	{name: "consent-url", synopsis: "[-config FILE] [-tenant NAME] [-redirect-uri URI]", summary: "the admin consent links (legacy and v2) to send each customer", flags: consentURLCommand},
+	{name: "consent-url", synopsis: "[-config FILE] [-tenant NAME | -new ALIAS] [-redirect-uri URI] [-state-ttl D]", summary: "the admin consent links (legacy and v2) to send each customer", flags: consentURLCommand},
 	{name: "token", synopsis: "[-config FILE] -tenant NAME [-raw]", summary: "get the tenant's token and check tid, aud, appid, roles and exp", flags: tokenCommand},
 	{name: "check", synopsis: "[-config FILE] [-o table|json]", summary: "every tenant's token, roles and region; exit 1 when any tenant is broken", flags: checkCommand},
 	{name: "ca", synopsis: "-out DIR [-system-roots FILE]", summary: "a CA for the proxy mode (ca.pem, ca-key.pem, bundle.pem) and how to make tools trust it", flags: caCommand},

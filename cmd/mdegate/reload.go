@@ -92,6 +92,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 	}
 	if err != nil {
 		gw.metrics.Reloaded(false)
+		gw.reloads.refusedWith(err, gw.now())
 		ev := gw.log.Error().Str("config", gw.path)
 		var ce *config.Error
 		if errors.As(err, &ce) {
@@ -107,6 +108,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 		return err
 	}
 	gw.loadedSum = sum
+	gw.reloads.applied()
 	return nil
 }
 

@@ -80,6 +80,8 @@ type Config struct {
 	TokenEndpoint TokenEndpointConfig `yaml:"token_endpoint"`
 	// Intercept is the HTTPS proxy mode (intercept.go). Unset: off; CONNECT is refused.
 	Intercept InterceptConfig `yaml:"intercept"`
+	// Consent is the consent landing page's state key (consent.go). Unset: a key made at start.
+	Consent ConsentConfig `yaml:"consent"`
 
 	// Name is what messages call the configuration: the name given to Parse (the path for
 	// Load). Not a YAML key.
@@ -117,6 +119,8 @@ type Resolved struct {
 	SigningKey *tokenendpoint.SigningKey
 	// InterceptCA is the CA of intercept.ca_cert_file and ca_key_file; nil when unset.
 	InterceptCA *intercept.CA
+	// ConsentKey is consent.state_key (or its file) decoded; nil when unset.
+	ConsentKey []byte
 }
 
 func defaults() Config {
@@ -269,6 +273,7 @@ func (c *Config) resolve(ps *problems) Resolved {
 	res.ClientCAs, res.ACMERoots = c.TLS.resolve(ps)
 	res.SigningKey = c.TokenEndpoint.resolve(ps)
 	res.InterceptCA = c.Intercept.resolve(ps)
+	res.ConsentKey = c.Consent.resolve(ps)
 	return res
 }
 

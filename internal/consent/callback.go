@@ -162,6 +162,13 @@ func (h *Handler) land(ctx context.Context, alias, tenant, entraErr, entraDesc s
 		}
 		return v, res
 	}
+	if tenant == "" {
+		// The legacy link's reply (response_type=code) names no tenant; the link itself named
+		// the state's tenant in its path, so that is where the admin signed in.
+		if _, id, ok := h.opts.Lookup(alias); ok {
+			tenant = id
+		}
+	}
 	if !guid.MatchString(tenant) {
 		v.Title = "No tenant in Entra's answer"
 		v.Problem = "Entra's redirect named no tenant. Open the consent link from your partner again."

@@ -98,6 +98,20 @@ func TestCallback(t *testing.T) {
 		wantNot: []string{"<script>", contosoID},
 		result:  &Result{Alias: "contoso", EntraError: "access_denied"},
 	}, {
+		// The legacy link's reply carries a code and the state, no tenant: the state's
+		// configured tenant is the one the link sent the admin to.
+		name:   "legacy reply without a tenant",
+		q:      url.Values{"code": {"0.AX4A"}, "state": {s.Sign("contoso", valid)}},
+		status: 200, fetched: []string{contosoID},
+		want:   []string{`<h1 id="title">Consent received</h1>`, `<code id="tenant">` + contosoID},
+		result: &Result{Alias: "contoso", TenantID: contosoID, Configured: true, Consented: true},
+	}, {
+		name:    "no tenant in the redirect, and a new alias",
+		q:       url.Values{"code": {"0.AX4A"}, "state": {s.Sign("newco", valid)}},
+		status:  200,
+		want:    []string{"No tenant in Entra&#39;s answer"},
+		wantNot: []string{newcoID},
+	}, {
 		name:    "no tenant in the redirect",
 		q:       url.Values{"tenant": {"not-a-guid<b>"}, "state": {s.Sign("contoso", valid)}},
 		status:  200,
