@@ -53,7 +53,7 @@ var demoTenantsYAML = fmt.Sprintf(`tenants:
 func gatewayYAML(emu *emulator.Emulator, listen, caFile, app, tenants, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %q\nlog: {level: info, format: json}\n", listen)
-	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n", emu.LoginURL())
+	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n  graph: %s\n", emu.LoginURL(), emu.GraphURL())
 	if caFile != "" {
 		fmt.Fprintf(&b, "  ca_file: %q\n", caFile)
 	}
@@ -82,7 +82,7 @@ func demo(ctx context.Context, listen string, stdout io.Writer) error {
 	}
 	cfg.Resolved.CAPEM = emu.CAPEM()
 	base := "http://" + listen
-	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v.
+	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v, Graph at %[5]s.
 Tenants: contoso (eu) and fabrikam (us) consented; northwind did not consent.
 Try, in another shell:
 
@@ -91,6 +91,8 @@ Try, in another shell:
   curl -s %[3]s/api/machines -H 'X-Tenant-ID: fabrikam'     # another customer, other data
   curl -s %[3]s/tenants/contoso/api/machines                # tenant in the base URL; nextLink stays on the gateway
   curl -s %[3]s/api/advancedqueries/run -H 'X-Tenant-ID: contoso' -d '{"Query":"DeviceInfo | take 3"}'
+  curl -s %[3]s/api/incidents -H 'X-Tenant-ID: contoso'     # Defender XDR: the gateway injects an XDR token
+  curl -s %[3]s/v1.0/security/incidents -H 'X-Tenant-ID: contoso'   # Graph security, with a Graph token
   curl -s %[3]s/api/alerts                                  # 400 MissingTenant
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: tailspin'       # 404 UnknownTenant
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: northwind'      # 503 TokenUnavailable (AADSTS700016)
@@ -98,7 +100,7 @@ Try, in another shell:
 
 Stop with Ctrl-C. The gateway's JSON log follows.
 
-`, emu.LoginURL(), regionList(emu), base, demoContoso)
+`, emu.LoginURL(), regionList(emu), base, demoContoso, emu.GraphURL())
 	return serve(ctx, cfg, stdout, gatewayOptions{})
 }
 

@@ -10,6 +10,7 @@
 //	mdegate consent-url -config FILE      the admin consent links to send each customer
 //	mdegate token -config FILE -tenant T  get a tenant's token and check its claims
 //	mdegate check -config FILE            every tenant's token, roles and region at a glance
+//	mdegate apis [-config FILE]           the API table: routes, surfaces, limits, timeouts
 //	mdegate healthcheck                   probe a running gateway (the container's HEALTHCHECK)
 //	mdegate version                       print the version
 package main
@@ -60,7 +61,7 @@ commands:
                              the token itself is printed only with -raw (alone, on stdout)
   check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
                              held, region and its round trip; exit 1 when any tenant is broken
-  healthcheck [-config FILE] [-url URL]
+` + apisUsage + `  healthcheck [-config FILE] [-url URL]
                              GET the running gateway's /healthz; exit 0 when it answers 200
   version                    print the version
 `
@@ -114,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)
 	case "check":
 		return check(ctx, *configPath, stdout, stderr)
+	case "apis":
+		return apisCommand(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, *configPath, *healthURL, stdout, stderr)
 	case "version":
