@@ -145,6 +145,22 @@ func TestSurfacesGetTheirTokens(t *testing.T) {
 				c.path, s.API, s.Region, s.Audience, s.TenantID, c.api, c.region, c.audience, demoContoso)
 		}
 	}
+	// /readyz shows each resource the tenant used, MDE's first; the MDE fields stay.
+	for _, tn := range readyz(t, g)["tenants"].([]any) {
+		tm := tn.(map[string]any)
+		if tm["name"] != "contoso" {
+			continue
+		}
+		var got []string
+		for _, r := range tm["resources"].([]any) {
+			rm := r.(map[string]any)
+			got = append(got, fmt.Sprint(rm["resource"], " ", rm["token"]))
+		}
+		want := []string{emulator.ResourceMDE + " ok", emulator.ResourceXDR + " ok", emulator.ResourceGraph + " ok"} // the others sorted
+		if strings.Join(got, ", ") != strings.Join(want, ", ") || tm["token"] != "ok" {
+			t.Errorf("/readyz contoso: token %v, resources %v; want ok and %v", tm["token"], got, want)
+		}
+	}
 }
 
 // Regression (issue 17): links on api-{us,eu,uk}.security.microsoft.com were not rewritten,
