@@ -56,7 +56,7 @@ commands:
   key                        print a new random caller key and its key_sha256 line
   consent-url -config FILE [-tenant NAME] [-redirect-uri URI]
                              the admin consent links (legacy and v2) to send each customer
-  token -config FILE -tenant NAME [-raw]
+  token -config FILE -tenant NAME [-resource mde|xdr|graph|URI] [-raw]
                              get the tenant's token and check tid, aud, appid, roles and exp;
                              the token itself is printed only with -raw (alone, on stdout)
   check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "demo: address of the gateway")
 	tenant := fs.String("tenant", "", "consent-url, token: the tenant (name or ID)")
 	raw := fs.Bool("raw", false, "token: print the token itself (alone, on stdout)")
+	resource := fs.String("resource", "", "token: mde (default), xdr, graph or a resource URI")
 	redirectURI := fs.String("redirect-uri", "", "consent-url: reply URL of the app (default app.redirect_uri)")
 	healthURL := fs.String("url", "", "healthcheck: URL to probe (default http://<listen>/healthz from the config)")
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "consent-url":
 		return consentURL(*configPath, *tenant, *redirectURI, stdout, stderr)
 	case "token":
-		return tokenCmd(ctx, *configPath, *tenant, *raw, stdout, stderr)
+		return tokenCmd(ctx, *configPath, *tenant, *resource, *raw, stdout, stderr)
 	case "check":
 		return check(ctx, *configPath, stdout, stderr)
 	case "apis":
