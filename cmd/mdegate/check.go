@@ -25,12 +25,14 @@ type tenantCheck struct {
 	region string
 	token  string // "ok", or the AADSTS code / short reason
 	roles  string
+	others string // the XDR and Graph tokens, "xdr:ok graph:AADSTS..." (not judged broken)
 	fix    string
 	broken bool
 }
 
 // check prints one line per tenant: whether a token can be had (or Entra's code and the fix),
-// the roles it holds against app.roles, and the tenant's region with its round-trip time. It
+// the roles it holds against app.roles, the tenant's region with its round-trip time, and
+// whether its Defender XDR and Graph tokens can be had. It
 // writes a progress line on stderr while it works and fails when any tenant is broken.
 func check(ctx context.Context, configPath string, stdout, stderr io.Writer) error {
 	cfg, err := loadForCommand(configPath, stderr)
@@ -84,7 +86,7 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 
 	broken := 0
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tFIX")
+	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tXDR/GRAPH\tFIX")
 	for _, r := range results {
 		if r.broken {
 			broken++
@@ -97,7 +99,11 @@ func check(ctx context.Context, configPath string, stdout, stderr io.Writer) err
 		if !ok {
 			rtt = "?" // auto: the prober picks a region per request
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, fix)
+		others := r.others
+		if others == "" {
+			others = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, others, fix)
 	}
 	_ = tw.Flush()
 	if broken > 0 {
@@ -132,6 +138,7 @@ func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t c
 		r.token, r.fix, r.broken = "unreadable", err.Error(), true
 		return r
 	}
+	r.others = otherTokens(ctx, cfg, apps, t.ID)
 	app := cfg.AppOf(t)
 	v := judge(c, t, app)
 	r.token = "ok"
@@ -181,4 +188,24 @@ func regionRTTs(ctx context.Context, cfg *config.Config, roots *x509.CertPool) (
 		}
 	}
 	return out, nil
+}
+
+// otherTokens tries the tenant's tokens for the other surfaces the gateway serves (issue 17:
+// Defender XDR, Graph security) and says, per surface, ok or Entra's code. A tenant whose
+// tools use only MDE needs neither, so they never make it broken.
+func otherTokens(ctx context.Context, cfg *config.Config, apps *tokens.Apps, tenantID string) string {
+	c := cfg.Resolved.Cloud
+	var parts []string
+	for _, s := range []struct{ name, resource string }{{"xdr", c.XDRResource}, {"graph", c.GraphResource}} {
+		state := "ok"
+		if _, err := apps.TokenFor(ctx, tenantID, s.resource); err != nil {
+			var te *tokens.Error
+			state = "failed"
+			if errors.As(err, &te) && te.Code != "" {
+				state = te.Code
+			}
+		}
+		parts = append(parts, s.name+":"+state)
+	}
+	return strings.Join(parts, " ")
 }

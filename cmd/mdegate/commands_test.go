@@ -293,7 +293,7 @@ func TestCheckCommand(t *testing.T) {
 		tenant string
 		want   []string
 	}{
-		{"contoso", []string{demoContoso, "eu", "ok", "ok (2/2)", "-"}},
+		{"contoso", []string{demoContoso, "eu", "ok", "ok (2/2)", "xdr:ok graph:ok", "-"}},
 		{"fabrikam", []string{demoFabrikam, "us", "ok", "missing", "Machine.Read.All", "grant the missing permissions"}},
 		{"northwind", []string{demoNorthwind, "global", "AADSTS700016", "-", "ask the customer's admin to open the consent link (mdegate consent-url -tenant northwind)"}},
 	} {

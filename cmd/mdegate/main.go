@@ -60,7 +60,8 @@ commands:
                              get the tenant's token and check tid, aud, appid, roles and exp;
                              the token itself is printed only with -raw (alone, on stdout)
   check -config FILE         one line per tenant: token or AADSTS code with the fix, roles
-                             held, region and its round trip; exit 1 when any tenant is broken
+                             held, region and its round trip, XDR and Graph tokens; exit 1
+                             when any tenant is broken (XDR and Graph do not count)
 ` + apisUsage + `  healthcheck [-config FILE] [-url URL]
                              GET the running gateway's /healthz; exit 0 when it answers 200
   version                    print the version
