@@ -452,6 +452,17 @@ func APIs() []API {
 	return out
 }
 
+// APIsWith returns the table as a Handler built with these Options.Families, Options.APIs
+// and Options.CallTimeout would use it: effective limits, timeouts resolved (a zero
+// callTimeout means DefaultHeaderTimeout). For `mdegate apis -config` and for sizing the
+// transport's header timeout before a Handler exists. The slice is the caller's.
+func APIsWith(families, apis map[string]Limits, callTimeout time.Duration) []API {
+	if callTimeout <= 0 {
+		callTimeout = DefaultHeaderTimeout
+	}
+	return newAPITable(families, apis, callTimeout).list
+}
+
 // APIs returns the handler's table with its effective limits (overrides applied, timeouts
 // resolved), in table order. The slice is the caller's.
 func (h *Handler) APIs() []API {

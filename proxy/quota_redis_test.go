@@ -149,7 +149,7 @@ func TestRedisLimiterSharesOneQuota(t *testing.T) {
 		o, _ := redis.ParseURL(url)
 		c := redis.NewClient(o)
 		defer c.Close()
-		base := p + "{" + redisTenant + ":alerts}"
+		base := p + "{" + redisTenant + ":list_alerts}" // keys per API (issue 17)
 		for key, most := range map[string]time.Duration{base + ":m": 63 * time.Second, base + ":h": 3722 * time.Second} {
 			ttl, err := c.PTTL(context.Background(), key).Result()
 			if err != nil || ttl <= 0 || ttl > most {

@@ -53,6 +53,9 @@ type tenantReadiness struct {
 	Hint      string       `json:"hint,omitempty"`
 	Failures  int          `json:"failures,omitempty"`
 	ExpiresIn float64      `json:"expires_in_s,omitempty"`
+	// Resources are the tenant's tokens per resource (MDE first; XDR and Graph once used);
+	// the fields above are the MDE token's.
+	Resources []resourceReadiness `json:"resources"`
 }
 
 func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +75,8 @@ func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		now := gw.now()
 		for _, tn := range g.routes.Tenants() {
 			st := g.tokens.Status(tn.ID)
-			tr := tenantReadiness{Name: tn.Name, ID: tn.ID, Region: tn.Endpoint.Region, Token: st.State, Failures: st.Failures}
+			tr := tenantReadiness{Name: tn.Name, ID: tn.ID, Region: tn.Endpoint.Region, Token: st.State, Failures: st.Failures,
+				Resources: resourcesReadiness(g.tokens.Statuses(tn.ID), now)}
 			if st.State != tokens.StateOK {
 				tr.Code, tr.Hint = st.Code, st.Hint
 			}

@@ -28,6 +28,7 @@ type tenantCheck struct {
 	token   string // "ok", or the AADSTS code / short reason
 	roles   string
 	missing []string // roles of app.roles the token lacks
+	others  string   // the XDR and Graph tokens, "xdr:ok graph:AADSTS..." (not judged broken)
 	fix     string
 	broken  bool
 }
@@ -45,8 +46,8 @@ func checkCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
 }
 
 // check prints one line per tenant: whether a token can be had (or Entra's code and the fix),
-// the roles it holds against app.roles, and the tenant's region with its round-trip time, as
-// a table or (asJSON) a checkReport. The table comes with a progress line on stderr while it
+// the roles it holds against app.roles, the tenant's region with its round-trip time, and
+// whether its Defender XDR and Graph tokens can be had, as a table or (asJSON) a checkReport. The table comes with a progress line on stderr while it
 // works. It fails when any tenant is broken.
 func check(ctx context.Context, configPath string, asJSON bool, stdout, stderr io.Writer) error {
 	cfg, err := loadForCommand(configPath, stderr)
@@ -123,7 +124,7 @@ func check(ctx context.Context, configPath string, asJSON bool, stdout, stderr i
 // writeCheckTable prints the results as `mdegate check` shows them to a person.
 func writeCheckTable(w io.Writer, results []tenantCheck, rtts map[string]regionRTT) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tFIX")
+	fmt.Fprintln(tw, "TENANT\tTENANT ID\tREGION\tRTT\tTOKEN\tROLES\tXDR/GRAPH\tFIX")
 	for _, r := range results {
 		fix := r.fix
 		if fix == "" {
@@ -135,7 +136,11 @@ func writeCheckTable(w io.Writer, results []tenantCheck, rtts map[string]regionR
 		} else if ok {
 			rtt = "down"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, fix)
+		others := r.others
+		if others == "" {
+			others = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.tenant.Name, r.tenant.ID, r.region, rtt, r.token, r.roles, others, fix)
 	}
 	_ = tw.Flush()
 }
@@ -167,6 +172,10 @@ type checkedTenant struct {
 	Roles string `json:"roles"`
 	// MissingRoles are the roles of app.roles the token lacks; [] when none.
 	MissingRoles []string `json:"missing_roles"`
+	// OtherTokens says whether the Defender XDR and Graph tokens can be had, as the table's
+	// XDR/GRAPH column: "xdr:ok graph:AADSTS65001"; "" when the MDE token failed first.
+	// They never make a tenant broken.
+	OtherTokens string `json:"other_tokens"`
 	// Fix says what to do; "" when nothing.
 	Fix string `json:"fix"`
 	// OK is false when the tenant is broken.
@@ -178,7 +187,7 @@ func writeCheckJSON(w io.Writer, results []tenantCheck, rtts map[string]regionRT
 	rep := checkReport{OK: broken == 0, Broken: broken, Tenants: make([]checkedTenant, 0, len(results))}
 	for _, r := range results {
 		t := checkedTenant{Name: r.tenant.Name, ID: r.tenant.ID, Region: r.region, Token: r.token, Roles: r.roles,
-			MissingRoles: append([]string{}, r.missing...), Fix: r.fix, OK: !r.broken}
+			MissingRoles: append([]string{}, r.missing...), OtherTokens: r.others, Fix: r.fix, OK: !r.broken}
 		if p, ok := rtts[r.region]; ok {
 			t.RegionUp = &p.up
 			if p.up {
@@ -218,6 +227,7 @@ func checkTenant(ctx context.Context, cfg *config.Config, apps *tokens.Apps, t c
 		r.token, r.fix, r.broken = "unreadable", err.Error(), true
 		return r
 	}
+	r.others = otherTokens(ctx, cfg, apps, t.ID)
 	app := cfg.AppOf(t)
 	v := judge(c, t, app)
 	r.token = "ok"
@@ -269,4 +279,24 @@ func regionRTTs(ctx context.Context, cfg *config.Config, roots *x509.CertPool) (
 		out[p.Endpoint.Region] = regionRTT{rtt: p.RTT, up: p.Reachable}
 	}
 	return out, nil
+}
+
+// otherTokens tries the tenant's tokens for the other surfaces the gateway serves (issue 17:
+// Defender XDR, Graph security) and says, per surface, ok or Entra's code. A tenant whose
+// tools use only MDE needs neither, so they never make it broken.
+func otherTokens(ctx context.Context, cfg *config.Config, apps *tokens.Apps, tenantID string) string {
+	c := cfg.Resolved.Cloud
+	var parts []string
+	for _, s := range []struct{ name, resource string }{{"xdr", c.XDRResource}, {"graph", c.GraphResource}} {
+		state := "ok"
+		if _, err := apps.TokenFor(ctx, tenantID, s.resource); err != nil {
+			var te *tokens.Error
+			state = "failed"
+			if errors.As(err, &te) && te.Code != "" {
+				state = te.Code
+			}
+		}
+		parts = append(parts, s.name+":"+state)
+	}
+	return strings.Join(parts, " ")
 }

@@ -71,12 +71,16 @@ func TestConsentURL(t *testing.T) {
 			t.Fatalf("err %v: %s", err, stderr)
 		}
 		for _, id := range []string{demoContoso, demoFabrikam, demoNorthwind} {
-			if !strings.Contains(out, "/"+id+"/v2.0/adminconsent?") || !strings.Contains(out, "/"+id+"/oauth2/authorize?") {
-				t.Errorf("no links for %s:\n%s", id, out)
+			if !strings.Contains(out, "/"+id+"/oauth2/authorize?") {
+				t.Errorf("no legacy link for %s:\n%s", id, out)
 			}
 		}
-		if !strings.Contains(stderr, "no redirect URI") {
-			t.Errorf("stderr %q does not say the redirect URI is missing", stderr)
+		// Issue 17: Entra requires redirect_uri on the v2 link; without one it is not printed.
+		if strings.Contains(out, "/v2.0/adminconsent?") {
+			t.Errorf("a v2 link without a redirect URI:\n%s", out)
+		}
+		if !strings.Contains(stderr, "no redirect URI") || !strings.Contains(stderr, "only the legacy partner link") {
+			t.Errorf("stderr %q does not say why the v2 link is missing", stderr)
 		}
 	})
 
@@ -106,8 +110,14 @@ func TestConsentURL(t *testing.T) {
 			if lq.Get("client_id") != tt.wantClient || lq.Get("prompt") != "consent" || lq.Get("response_type") != "code" {
 				t.Errorf("legacy query %v", lq)
 			}
-			if v2.Path != "/"+demoNorthwind+"/v2.0/adminconsent" {
-				t.Errorf("v2 link %s", v2)
+			if tt.wantRedirect == "" {
+				if v2 != nil {
+					t.Errorf("v2 link %s without a redirect URI, want none", v2)
+				}
+				return
+			}
+			if v2 == nil || v2.Path != "/"+demoNorthwind+"/v2.0/adminconsent" {
+				t.Fatalf("v2 link %v", v2)
 			}
 			q := v2.Query()
 			if q.Get("client_id") != tt.wantClient || q.Get("scope") != "https://api.securitycenter.microsoft.com/.default" || q.Get("redirect_uri") != tt.wantRedirect {
@@ -126,14 +136,13 @@ func TestConsentURL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("err %v: %s", err, stderr)
 		}
-		_, v2 := consentFromOutput(t, out)
-		// The override app names no redirect URI: nothing is inherited.
-		if q := v2.Query(); q.Get("client_id") != app2 || q.Get("redirect_uri") != "" {
-			t.Errorf("v2 query %v, want the tenant's own app and no redirect", q)
+		// The override app names no redirect URI: nothing is inherited, so no v2 link.
+		if legacy, v2 := consentFromOutput(t, out); v2 != nil || legacy.Query().Get("client_id") != app2 {
+			t.Errorf("legacy %s, v2 %v: want the tenant's own app and no v2 link", legacy, v2)
 		}
 		out, _, _ = runCmd(t, "consent-url", "-config", cfg, "-tenant", "contoso")
-		if _, v2 := consentFromOutput(t, out); v2.Query().Get("redirect_uri") != "https://partner.example/ok" {
-			t.Errorf("contoso v2 link %s, want app.redirect_uri", v2)
+		if _, v2 := consentFromOutput(t, out); v2 == nil || v2.Query().Get("redirect_uri") != "https://partner.example/ok" {
+			t.Errorf("contoso v2 link %v, want app.redirect_uri", v2)
 		}
 	})
 
@@ -164,10 +173,10 @@ func consentFromOutput(t *testing.T, out string) (legacy, v2 *url.URL) {
 			v2 = u
 		}
 	}
-	if legacy == nil || v2 == nil {
-		t.Fatalf("no links in:\n%s", out)
+	if legacy == nil {
+		t.Fatalf("no legacy link in:\n%s", out)
 	}
-	return legacy, v2
+	return legacy, v2 // v2 is nil without a redirect URI
 }
 
 func TestTokenCommand(t *testing.T) {
@@ -291,7 +300,7 @@ func TestCheckCommand(t *testing.T) {
 		tenant string
 		want   []string
 	}{
-		{"contoso", []string{demoContoso, "eu", "ok", "ok (2/2)", "-"}},
+		{"contoso", []string{demoContoso, "eu", "ok", "ok (2/2)", "xdr:ok graph:ok", "-"}},
 		{"fabrikam", []string{demoFabrikam, "us", "ok", "missing", "Machine.Read.All", "grant the missing permissions"}},
 		{"northwind", []string{demoNorthwind, "global", "AADSTS700016", "-", "ask the customer's admin to open the consent link (mdegate consent-url -tenant northwind)"}},
 	} {

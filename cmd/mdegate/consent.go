@@ -33,6 +33,8 @@ func consentURLCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
 
 // consentURL prints, for one tenant or every tenant, the links its admin opens to consent to
 // the tenant's app: the legacy form the MDE partner docs give and the v2 adminconsent form.
+// Entra documents redirect_uri as required on the v2 link (issue 17): without one (the flag,
+// app.redirect_uri, or public_url + /consent/callback) only the legacy link is printed, and stderr says why.
 func consentURL(configPath, tenant, redirectURI string, stateTTL time.Duration, stdout, stderr io.Writer) error {
 	cfg, err := loadForCommand(configPath, stderr)
 	if err != nil {
@@ -61,19 +63,24 @@ func consentURL(configPath, tenant, redirectURI string, stateTTL time.Duration, 
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		fmt.Fprintf(stdout, "%s (tenant %s, app %s)\n  legacy: %s\n  v2:     %s\n", t.Name, t.ID, app.ClientID, legacy, v2)
+		fmt.Fprintf(stdout, "%s (tenant %s, app %s)\n  legacy: %s\n", t.Name, t.ID, app.ClientID, legacy)
+		if v2 != "" {
+			fmt.Fprintf(stdout, "  v2:     %s\n", v2)
+		}
 	}
 	if signer == nil {
 		fmt.Fprintln(stderr, "note: no consent.state_key: the links carry no signed state, so the gateway's landing page (/consent/callback) cannot check them")
 	}
 	if noRedirect {
-		fmt.Fprintln(stderr, "note: no redirect URI (set app.redirect_uri or -redirect-uri): after consenting, Entra sends the admin to the app's default reply URL")
+		fmt.Fprintln(stderr, "note: no redirect URI (set app.redirect_uri or -redirect-uri to a reply URL registered on the app): "+
+			"only the legacy partner link is printed where it is missing, because Entra requires redirect_uri on the v2 admin consent link")
 	}
 	return nil
 }
 
-// consentLinks builds the two admin consent links for a tenant. Both name the customer's
-// tenant rather than "common", so the admin signs in to the right directory.
+// consentLinks builds the admin consent links for a tenant, the one place they are built.
+// Both name the customer's tenant rather than "common", so the admin signs in to the right
+// directory. v2 is "" without a redirect URI, which Entra requires on it.
 func consentLinks(login, tenantID, clientID, scope, redirectURI string) (legacy, v2 string) {
 	login = strings.TrimRight(login, "/")
 	q := url.Values{}
@@ -86,12 +93,13 @@ func consentLinks(login, tenantID, clientID, scope, redirectURI string) (legacy,
 	}
 	legacy = login + "/" + url.PathEscape(tenantID) + "/oauth2/authorize?" + q.Encode()
 
+	if redirectURI == "" {
+		return legacy, ""
+	}
 	q = url.Values{}
 	q.Set("client_id", clientID)
 	q.Set("scope", scope)
-	if redirectURI != "" {
-		q.Set("redirect_uri", redirectURI)
-	}
+	q.Set("redirect_uri", redirectURI)
 	v2 = login + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + q.Encode()
 	return legacy, v2
 }

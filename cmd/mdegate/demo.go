@@ -60,7 +60,7 @@ func gatewayYAML(emu *emulator.Emulator, listen, caFile, app, tenants, extra str
 	var b strings.Builder
 	// No log.format: console when the demo runs in a terminal, json into a pipe or a test.
 	fmt.Fprintf(&b, "listen: %q\nlog: {level: info}\n", listen)
-	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n", emu.LoginURL())
+	fmt.Fprintf(&b, "cloud:\n  name: public\n  login_endpoint: %s\n  graph: %s\n", emu.LoginURL(), emu.GraphURL())
 	if caFile != "" {
 		fmt.Fprintf(&b, "  ca_file: %q\n", caFile)
 	}
@@ -100,7 +100,7 @@ func demo(ctx context.Context, listen string, stdout io.Writer) error {
 	cfg.Resolved.CAPEM = emu.CAPEM()
 	cfg.Resolved.ConsentKey = consent.NewKey() // so the demo can sign a landing URL itself
 	base := "http://" + listen
-	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v.
+	fmt.Fprintf(stdout, `mdegate demo: Entra emulator at %s, MDE regions %v, Graph at %[7]s.
 Tenants: contoso (eu) and fabrikam (us) consented; northwind did not consent.
 Try, in another shell:
 
@@ -109,6 +109,8 @@ Try, in another shell:
   curl -s %[3]s/api/machines -H 'X-Tenant-ID: fabrikam'     # another customer, other data
   curl -s %[3]s/tenants/contoso/api/machines                # tenant in the base URL; nextLink stays on the gateway
   curl -s %[3]s/api/advancedqueries/run -H 'X-Tenant-ID: contoso' -d '{"Query":"DeviceInfo | take 3"}'
+  curl -s %[3]s/api/incidents -H 'X-Tenant-ID: contoso'     # Defender XDR: the gateway injects an XDR token
+  curl -s %[3]s/v1.0/security/incidents -H 'X-Tenant-ID: contoso'   # Graph security, with a Graph token
   curl -s %[3]s/api/alerts                                  # 400 MissingTenant
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: tailspin'       # 404 UnknownTenant
   curl -s %[3]s/api/alerts -H 'X-Tenant-ID: northwind'      # 503 TokenUnavailable (AADSTS700016)
@@ -120,9 +122,9 @@ In a browser:
   %[6]s
                    the consent landing page, as Entra redirects contoso's admin after consenting
 
-Stop with Ctrl-C. The gateway's JSON log follows.
+Stop with Ctrl-C. The gateway's log follows.
 
-`, emu.LoginURL(), regionList(emu), base, demoContoso, admin, demoLandingURL(base, cfg.Resolved.ConsentKey, "contoso", demoContoso))
+`, emu.LoginURL(), regionList(emu), base, demoContoso, admin, demoLandingURL(base, cfg.Resolved.ConsentKey, "contoso", demoContoso), emu.GraphURL())
 	return serve(ctx, cfg, stdout, gatewayOptions{})
 }
 

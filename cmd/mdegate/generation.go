@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,9 @@ type generation struct {
 	stopProber func()
 	// redis is the quota limiter when limits.redis is set (nil otherwise), closed on drain.
 	redis *proxy.RedisLimiter
+	// handlerLimiter is the handler's limiter (nil when limits.shape is false): the next
+	// generation continues its state.
+	handlerLimiter proxy.Limiter
 
 	// refs is 1 while the generation is current, plus 1 per request running on it. It never
 	// rises again once it reached 0: acquire refuses a drained generation.
@@ -130,6 +134,10 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		return nil, err
 	}
 	families, headerTimeout := cfg.Limits.ProxyLimits()
+	graphURL, err := url.Parse(cfg.Resolved.Cloud.Graph) // validated by config
+	if err != nil || cfg.Resolved.Cloud.Graph == "" {
+		graphURL = nil
+	}
 	key := credentialKey(cfg)
 	var src *sharedSource
 	if prev != nil && prev.tokens.key == key {
@@ -160,6 +168,11 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
 	if err != nil {
 		return fail(err)
+	}
+	if prev != nil {
+		// Quota survives a reload (issue 17): the APIs whose limits did not change keep
+		// their in-memory history, so a reload grants no fresh burst against MDE.
+		proxy.CarryQuota(limiter, prev.handlerLimiter)
 	}
 	var handler *proxy.Handler
 	login, err := gw.newLogin(cfg, routes, src.Apps, &handler)
@@ -192,6 +205,7 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		Limiter:                limiter,
 		MaxWait:                cfg.Limits.MaxWait,
 		Families:               families,
+		APIs:                   cfg.Limits.APILimits(),
 		CallTimeout:            cfg.Limits.UpstreamTimeout,
 		TransportHeaderTimeout: headerTimeout,
 		HostSuffix:             cfg.Routing.HostSuffix,
@@ -203,6 +217,10 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		AnonymousMaxConcurrent: -1,
 		GatewayTokens:          gwTokens,
 		InterceptedHost:        intercepted,
+
+		XDRResource:   cfg.Resolved.Cloud.XDRResource,
+		GraphResource: cfg.Resolved.Cloud.GraphResource,
+		GraphURL:      graphURL,
 	})
 	if err != nil {
 		if redisLimiter != nil {
@@ -211,15 +229,16 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		return fail(err)
 	}
 	g := &generation{
-		redis:      redisLimiter,
-		cfg:        cfg,
-		routes:     routes,
-		tokens:     src,
-		transport:  transport,
-		loaded:     gw.now(),
-		stopProber: func() {},
-		handler:    handler,
-		login:      login,
+		redis:          redisLimiter,
+		handlerLimiter: limiter,
+		cfg:            cfg,
+		routes:         routes,
+		tokens:         src,
+		transport:      transport,
+		loaded:         gw.now(),
+		stopProber:     func() {},
+		handler:        handler,
+		login:          login,
 	}
 	if usesAuto(routes) {
 		// The first probe round (bounded to a few seconds) runs before the generation serves.

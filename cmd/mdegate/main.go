@@ -10,6 +10,7 @@
 //	mdegate consent-url -config FILE      the admin consent links to send each customer
 //	mdegate token -config FILE -tenant T  get a tenant's token and check its claims
 //	mdegate check -config FILE [-o json]  every tenant's token, roles and region at a glance
+//	mdegate apis [-config FILE]           the API table: routes, surfaces, limits, timeouts
 //	mdegate ca -out DIR                   a CA for the proxy mode and how to trust it
 //	mdegate healthcheck                   probe a running gateway (the container's HEALTHCHECK)
 //	mdegate version                       print the version, commit and Go version
@@ -36,8 +37,9 @@ var commands = []command{
 	{name: "regions", synopsis: "[-config FILE]", summary: "probe every region endpoint: round trip, reachability, auto's pick", flags: regionsCommand},
 	{name: "key", summary: "print a new random caller key and its key_sha256 line", flags: keyCommand},
 	{name: "consent-url", synopsis: "[-config FILE] [-tenant NAME | -new ALIAS] [-redirect-uri URI] [-state-ttl D]", summary: "the admin consent links (legacy and v2) to send each customer", flags: consentURLCommand},
-	{name: "token", synopsis: "[-config FILE] -tenant NAME [-raw]", summary: "get the tenant's token and check tid, aud, appid, roles and exp", flags: tokenCommand},
+	{name: "token", synopsis: "[-config FILE] -tenant NAME [-resource mde|xdr|graph|URI] [-raw]", summary: "get the tenant's token and check tid, aud, appid, roles and exp", flags: tokenCommand},
 	{name: "check", synopsis: "[-config FILE] [-o table|json]", summary: "every tenant's token, roles and region; exit 1 when any tenant is broken", flags: checkCommand},
+	{name: "apis", synopsis: "[-config FILE]", summary: "the API table: name (limits.apis.NAME), route, surface, limits, replay, header timeout", flags: apisCommand},
 	{name: "ca", synopsis: "-out DIR [-system-roots FILE]", summary: "a CA for the proxy mode (ca.pem, ca-key.pem, bundle.pem) and how to make tools trust it", flags: caCommand},
 	{name: "healthcheck", synopsis: "[-config FILE] [-url URL]", summary: "GET the running gateway's /healthz; exit 0 when it answers 200", flags: healthcheckCommand},
 	{name: "version", summary: "print the version, commit and Go version", flags: versionCommand},

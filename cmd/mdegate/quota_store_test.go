@@ -212,7 +212,8 @@ func TestReplicasFailOpenWithoutRedis(t *testing.T) {
 	o, _ := redis.ParseURL(srv.URL())
 	c := redis.NewClient(o)
 	defer c.Close()
-	key := prefix + "{" + demoContoso + ":alerts}:m"
+	// Keys are per API since the API table (issue 17): {tenant:api_name}.
+	key := prefix + "{" + demoContoso + ":list_alerts}:m"
 	deadline := time.Now().Add(5 * time.Second)
 	for n, _ := c.Exists(context.Background(), key).Result(); n == 0; n, _ = c.Exists(context.Background(), key).Result() {
 		if time.Now().After(deadline) {
@@ -244,7 +245,7 @@ func metricsText(t *testing.T, g *testGateway) string {
 }
 
 // Issue #8: a Retry-After that MDE gives one replica holds back the others, for that tenant
-// and family.
+// and API.
 func TestReplicasShareRetryAfter(t *testing.T) {
 	t.Parallel()
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
@@ -266,7 +267,7 @@ func TestReplicasShareRetryAfter(t *testing.T) {
 	}()
 	// Wait until replica 0 has stored it (just after MDE's 429 reached it).
 	deadline := time.Now().Add(5 * time.Second)
-	for !c.HExists(context.Background(), prefix+"{"+demoContoso+":alerts}", "u").Val() {
+	for !c.HExists(context.Background(), prefix+"{"+demoContoso+":list_alerts}", "u").Val() { // per API (issue 17)
 		if time.Now().After(deadline) {
 			t.Fatal("no Retry-After stored in Redis 5 s after the 429")
 		}
@@ -275,7 +276,7 @@ func TestReplicasShareRetryAfter(t *testing.T) {
 	// Replica 1 never saw the 429, yet its alerts call waits; its machines call does not.
 	resp, _ := gws[1].do(t, "GET", "/api/machines", "contoso", nil)
 	if took := time.Since(throttled); resp.StatusCode != http.StatusOK || took > time.Second {
-		t.Errorf("machines on the other replica: %s after %v, want 200 at once (another family)", resp.Status, took)
+		t.Errorf("machines on the other replica: %s after %v, want 200 at once (another API)", resp.Status, took)
 	}
 	resp, _ = gws[1].do(t, "GET", "/api/alerts", "contoso", nil)
 	if took := time.Since(throttled); resp.StatusCode != http.StatusOK || took < 1900*time.Millisecond {
@@ -307,7 +308,7 @@ func TestReloadQuotaStore(t *testing.T) {
 	o, _ := redis.ParseURL(url)
 	c := redis.NewClient(o)
 	defer c.Close()
-	if n, err := c.Exists(context.Background(), prefix+"{"+demoContoso+":alerts}:m").Result(); err != nil || n != 1 {
+	if n, err := c.Exists(context.Background(), prefix+"{"+demoContoso+":list_alerts}:m").Result(); err != nil || n != 1 {
 		t.Errorf("no quota state in Redis after a call (%v)", err)
 	}
 	g.writeConfig(t, "127.0.0.1:0", "limits: {shape: false}\n")

@@ -101,14 +101,21 @@ func commandSources(cfg *config.Config) (*tokens.Apps, error) {
 func tokenCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
 	configPath := configFlag(fs)
 	tenant := fs.String("tenant", "", "the tenant (`name` or ID); required")
+	resource := fs.String("resource", "", "the token's `resource`: mde (default), xdr, graph or a resource URI")
 	raw := fs.Bool("raw", false, "print the token itself, alone on stdout (the claims go to stderr)")
-	return func(ctx context.Context) error { return tokenCmd(ctx, *configPath, *tenant, *raw, c.stdout, c.stderr) }
+	return func(ctx context.Context) error {
+		return tokenCmd(ctx, *configPath, *tenant, *resource, *raw, c.stdout, c.stderr)
+	}
 }
 
 // tokenCmd acquires one tenant's token and prints its claims, flagging a wrong tid, aud or
 // appid and missing roles. The token itself is printed only with raw: then alone on stdout,
 // and the claims go to stderr, so `TOKEN=$(mdegate token -raw ...)` works.
-func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, stderr io.Writer) error {
+//
+// resource picks the token's audience (issue 17): "" or mde for the MDE API's (app.scope),
+// xdr or graph for the cloud's Defender XDR or Graph resource, or a resource URI. For a
+// resource other than MDE's, app.roles (MDE roles) are not checked.
+func tokenCmd(ctx context.Context, configPath, tenant, resource string, raw bool, stdout, stderr io.Writer) error {
 	if tenant == "" {
 		return usagef("-tenant NAME is required")
 	}
@@ -128,7 +135,23 @@ func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, 
 		return err
 	}
 	defer apps.Close()
-	tok, err := apps.Token(ctx, t.ID)
+	res, err := tokenResource(cfg, app, resource)
+	if err != nil {
+		fmt.Fprintf(stderr, "mdegate token: %v\n", err)
+		return errReported
+	}
+	if res != "" {
+		// Judge the claims against that resource; the MDE roles do not apply to it.
+		other := *app
+		other.Scope, other.Roles = res+"/.default", nil
+		app = &other
+	}
+	var tok tokens.Token
+	if res == "" {
+		tok, err = apps.Token(ctx, t.ID)
+	} else {
+		tok, err = apps.TokenFor(ctx, t.ID, res)
+	}
 	if err != nil {
 		var te *tokens.Error
 		if errors.As(err, &te) {
@@ -159,6 +182,11 @@ func tokenCmd(ctx context.Context, configPath, tenant string, raw bool, stdout, 
 	}
 	line := func(name, value, verdict string) { fmt.Fprintf(out, "%-7s%s  %s\n", name, value, verdict) }
 	line("tenant", t.Name, t.ID)
+	for _, st := range apps.Statuses(t.ID) {
+		if st.State != tokens.StateNever {
+			line("token", st.Resource, string(st.State))
+		}
+	}
 	line("tid", c.Tid, mark(v.tid))
 	line("aud", c.Aud, mark(v.aud))
 	line("appid", c.AppID, mark(v.appid))
@@ -191,6 +219,28 @@ func rolesVerdict(v verdict, app *config.AppConfig) string {
 		return "ok (set app.roles to check for the ones your tools need)"
 	}
 	return "ok"
+}
+
+// tokenResource resolves token -resource: "" for the MDE API's own (app.scope), else the
+// resource URI of a surface name or the URI given.
+func tokenResource(cfg *config.Config, app *config.AppConfig, name string) (string, error) {
+	c := cfg.Resolved.Cloud
+	switch strings.ToLower(name) {
+	case "", "mde":
+		return "", nil
+	case "xdr":
+		return c.XDRResource, nil
+	case "graph":
+		return c.GraphResource, nil
+	}
+	if !strings.HasPrefix(name, "https://") {
+		return "", errors.New("-resource: use mde, xdr, graph or a resource URI (https://...)")
+	}
+	name = strings.TrimSuffix(strings.TrimSuffix(name, "/.default"), "/")
+	if strings.EqualFold(name+"/.default", app.Scope) {
+		return "", nil
+	}
+	return name, nil
 }
 
 // fixFor says what the partner does about a token failure.

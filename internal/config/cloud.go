@@ -26,6 +26,10 @@ type CloudConfig struct {
 	// REPLACES the cloud's built-in region table, and must then contain the entry named
 	// "global", the fallback endpoint. Unset or empty: the cloud's built-in table.
 	Regions map[string]string `yaml:"regions"`
+	// Graph overrides the cloud's Microsoft Graph host, where /v1.0/security/... and
+	// /beta/security/... are forwarded (an https URL, as for cloud.regions; for an emulator). Unset:
+	// the cloud's own (graph.microsoft.com; graph.microsoft.us, dod-graph.microsoft.us).
+	Graph string `yaml:"graph"`
 }
 
 // resolved returns the built-in facts of c.Name with the LoginEndpoint and Regions
@@ -35,6 +39,9 @@ func (c *CloudConfig) resolved() (cloud routing.Cloud, known bool) {
 	cloud, known = routing.LookupCloud(c.Name)
 	if c.LoginEndpoint != "" {
 		cloud.LoginEndpoint = strings.TrimSuffix(c.LoginEndpoint, "/")
+	}
+	if c.Graph != "" {
+		cloud.Graph = strings.TrimSuffix(c.Graph, "/")
 	}
 	if len(c.Regions) > 0 {
 		cloud.Regions = make(map[string]string, len(c.Regions))
@@ -71,6 +78,11 @@ func (c *CloudConfig) validate(ps *problems) {
 	if c.LoginEndpoint != "" {
 		if msg := checkHTTPSURL(c.LoginEndpoint, false); msg != "" {
 			ps.add("cloud.login_endpoint", "%s", msg)
+		}
+	}
+	if c.Graph != "" {
+		if msg := checkHTTPSURL(c.Graph, true); msg != "" {
+			ps.add("cloud.graph", "%s", msg)
 		}
 	}
 	for _, name := range sortedKeys(c.Regions) {

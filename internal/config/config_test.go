@@ -377,7 +377,7 @@ func TestParseConfigProblems(t *testing.T) {
 			"    regoin: eu"),
 			want: []string{
 				`line 1: unknown key "lisen" (did you mean "listen"?)`,
-				`line 5: unknown key "cloud.colour" (known: ca_file, login_endpoint, name, regions)`,
+				`line 5: unknown key "cloud.colour" (known: ca_file, graph, login_endpoint, name, regions)`,
 				`line 12: unknown key "tenants[0].regoin" (did you mean "region"?)`,
 			},
 			// Region names are map keys, never unknown; unexported fields are not keys.

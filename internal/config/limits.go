@@ -22,6 +22,10 @@ type LimitsConfig struct {
 	// Families overrides the limits of API families by name (alerts, machines,
 	// advancedqueries, ...). Unset: MDE's documented limits.
 	Families map[string]FamilyConfig `yaml:"families"`
+	// APIs overrides the limits of single APIs by name, as `mdegate apis` prints them
+	// (run_live_response, get_package_uri, ...), over the family's (limits_apis.go). Unset:
+	// MDE's documented limits, or the family's override.
+	APIs map[string]FamilyConfig `yaml:"apis"`
 	// MaxBody caps a request body, in bytes; a larger one is answered 413. Zero means 10 MiB
 	// (10485760); negative means no cap.
 	MaxBody int64 `yaml:"max_body"`
@@ -30,7 +34,8 @@ type LimitsConfig struct {
 	Redis *RedisConfig `yaml:"redis"`
 }
 
-// FamilyConfig overrides one API family's limits (limits.families.NAME).
+// FamilyConfig overrides one API family's limits (limits.families.NAME), or one API's
+// (limits.apis.NAME: "the family's" below then reads "the API's").
 type FamilyConfig struct {
 	// PerMinute is the requests per minute MDE allows. Unset (or 0): the family's documented
 	// limit. -1: no per-minute limit (the gateway does not shape the family per minute; MDE's
@@ -90,6 +95,7 @@ func (c *Config) validateLimits(ps *problems) {
 			ps.add(key+".timeout", "%v is negative", f.Timeout)
 		}
 	}
+	l.validateAPIs(ps)
 	if l.MaxBody < 0 && l.MaxBody != -1 {
 		ps.add("limits.max_body", "%d: use a size in bytes, or -1 for no cap", l.MaxBody)
 	}
@@ -115,18 +121,22 @@ func (c *Config) validateLimits(ps *problems) {
 func (l LimitsConfig) Shaping() bool { return l.Shape == nil || *l.Shape }
 
 // ProxyLimits is the proxy's view of the limits section: the family overrides, and the
-// transport's header timeout, the longest of limits.upstream_timeout and any family's.
+// transport's header timeout, the longest any API waits with every override applied
+// (limits.upstream_timeout, the families', the APIs' and the table's own, such as advanced
+// hunting's 4 minutes). The per-API overrides are APILimits.
 func (l LimitsConfig) ProxyLimits() (families map[string]proxy.FamilyLimits, headerTimeout time.Duration) {
-	headerTimeout = l.UpstreamTimeout
-	if headerTimeout <= 0 {
-		headerTimeout = proxy.DefaultHeaderTimeout
-	}
 	families = make(map[string]proxy.FamilyLimits, len(l.Families))
 	for name, f := range l.Families {
-		families[name] = proxy.FamilyLimits{PerMinute: f.PerMinute, PerHour: f.PerHour, Timeout: f.Timeout}
-		headerTimeout = max(headerTimeout, f.Timeout)
+		families[name] = f.limits()
+	}
+	for _, a := range proxy.APIsWith(families, l.APILimits(), l.UpstreamTimeout) {
+		headerTimeout = max(headerTimeout, a.Limits.Timeout)
 	}
 	return families, headerTimeout
+}
+
+func (f FamilyConfig) limits() proxy.Limits {
+	return proxy.Limits{PerMinute: f.PerMinute, PerHour: f.PerHour, Timeout: f.Timeout}
 }
 
 // redisURLProblem says what is wrong with limits.redis.url from proxy.ParseRedisURL's error,

@@ -211,12 +211,15 @@ func (e *Emulator) machineAction(c *call) {
 // findAction returns the tenant's action with id, or answers 404. e.mu must not be held.
 func (e *Emulator) findAction(c *call) *action {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for _, a := range c.t.actions {
 		if strings.EqualFold(a.ma.ID, c.args[1]) {
+			e.mu.Unlock()
 			return a
 		}
 	}
+	// Unlocked before answering: recording the status takes e.mu (an unknown action id
+	// deadlocked the emulator).
+	e.mu.Unlock()
 	c.fail(http.StatusNotFound, "NotFound", fmt.Sprintf("Machine action '%s' was not found.", safeText(c.args[1])))
 	return nil
 }

@@ -448,3 +448,17 @@ func TestBodiesAreCaseSensitive(t *testing.T) {
 		})
 	}
 }
+
+// Regression: an unknown machine action id deadlocked the emulator (findAction answered 404
+// while holding the lock that recording the status takes).
+func TestUnknownMachineActionIs404(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	tok := token(t, e, contosoID)
+	base := e.RegionURL("global")
+	for _, p := range []string{"/api/machineactions/nope", "/api/machineactions/nope/GetPackageUri"} {
+		if a := do(t, e, "GET", base+p, tok, nil); a.status != 404 {
+			t.Errorf("GET %s = %d %s, want 404", p, a.status, a.body)
+		}
+	}
+}
