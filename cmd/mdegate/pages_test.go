@@ -305,11 +305,11 @@ func TestConsentURLState(t *testing.T) {
 
 	// Without a key: no state, and a note saying what that means.
 	_, cfg = onboarding(t, "")
-	out, stderr, err = runCmd(t, "consent-url", "-config", cfg, "-tenant", "northwind")
+	out, stderr, err = runCmd(t, "consent-url", "-config", cfg, "-tenant", "northwind", "-redirect-uri", "https://gw.partner.example/consent/callback")
 	if err != nil {
 		t.Fatalf("err %v: %s", err, stderr)
 	}
-	if legacy, v2 := consentFromOutput(t, out); legacy.Query().Has("state") || v2.Query().Has("state") {
+	if legacy, v2 := consentFromOutput(t, out); v2 == nil || legacy.Query().Has("state") || v2.Query().Has("state") {
 		t.Error("a state without consent.state_key")
 	}
 	if !strings.Contains(stderr, "no consent.state_key") {
