@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,5 +261,30 @@ func TestMalformedHeadersNotEchoed(t *testing.T) {
 	_, err := New(Options{Endpoint: "http://127.0.0.1:4318"})
 	if err == nil || err.Error() != "OTEL_EXPORTER_OTLP_HEADERS: entry 2 is not key=value" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// OTEL_EXPORTER_OTLP_CERTIFICATE names the CA a TLS collector is verified against, as
+// otlptracehttp read it; without it the collector's self-signed certificate is refused.
+func TestUploadTLSWithCertificateFromEnvironment(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "")
+	c, _ := newTestClient(t, srv.URL)
+	if err := c.UploadTraces(context.Background(), batch("call")); err == nil {
+		t.Error("an unknown CA was trusted")
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", ca)
+	c, _ = newTestClient(t, srv.URL)
+	if err := c.UploadTraces(context.Background(), batch("call")); err != nil || n.Load() != 1 {
+		t.Errorf("got %v after %d exports, want 1 accepted", err, n.Load())
 	}
 }
