@@ -8,8 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
+	"github.com/mdegate/mdegate/internal/tracing"
 )
 
 // Issue 18 item 4: the tracing section turns tracing on in a served gateway; the spans reach
@@ -21,14 +20,14 @@ func TestServeExportsSpans(t *testing.T) {
 	var services, traceIDs []string
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		var req coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(body, &req); err != nil {
+		rss, err := tracing.DecodeExportRequest(body)
+		if err != nil {
 			t.Errorf("export request: %v", err)
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for _, rs := range req.ResourceSpans {
+		for _, rs := range rss {
 			for _, kv := range rs.Resource.Attributes {
 				if kv.Key == "service.name" {
 					services = append(services, kv.Value.GetStringValue())

@@ -1,6 +1,8 @@
 // Package tracing sets up the OpenTelemetry tracer provider the gateway's spans go through:
 // an OTLP HTTP exporter, a batch processor and a parent-based ratio sampler, built from the
 // configuration's tracing section. The gateway's run loop owns the Provider and shuts it down.
+// The exporter's client is the package's own (otlphttp.go), not otlptracehttp, which links gRPC;
+// it reads the OTEL_EXPORTER_OTLP_* variables otlptracehttp read (see newOTLPClient).
 //
 // Only this package depends on the OpenTelemetry SDK; the proxy sees the trace API alone.
 package tracing
@@ -9,15 +11,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -63,21 +62,12 @@ func New(opts Options) (*Provider, error) {
 	if !Enabled(opts) {
 		return nil, nil
 	}
-	var eopts []otlptracehttp.Option
-	if opts.Endpoint != "" {
-		u, err := url.Parse(opts.Endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("tracing.otlp_endpoint: %w", err)
-		}
-		// Like OTEL_EXPORTER_OTLP_ENDPOINT, the key names the collector; traces go to its
-		// /v1/traces.
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
-		eopts = append(eopts, otlptracehttp.WithEndpointURL(u.String()))
+	client, err := newOTLPClient(opts)
+	if err != nil {
+		return nil, err
 	}
-	// The exporter's own retries stop well before a batch is due again.
-	eopts = append(eopts, otlptracehttp.WithTimeout(10*time.Second))
-	// New makes no connection; the context only bounds option processing.
-	exp, err := otlptracehttp.New(context.Background(), eopts...)
+	// New makes no connection (Start does nothing); the context is not kept.
+	exp, err := otlptrace.New(context.Background(), client)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
