@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -17,7 +18,7 @@ import (
 // may take. With -config the table is the one that configuration builds (limits.families,
 // limits.apis, limits.upstream_timeout); without, the documented figures.
 func apisCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
-	configPath := fs.String("config", "", "configuration `file` whose limits overrides to apply (default: none, the documented limits)")
+	configPath := fs.String("config", os.Getenv("MDEGATE_CONFIG"), "configuration `file` whose limits overrides to apply ($MDEGATE_CONFIG sets the default; none: the documented limits)")
 	return func(context.Context) error { return apisCmd(*configPath, c.stdout, c.stderr) }
 }
 

@@ -52,7 +52,8 @@ func TestAPIsCommand(t *testing.T) {
 		}
 	}
 
-	if _, stderr, err := runCmd(t, "apis", "extra"); !errors.Is(err, errReported) || !strings.Contains(stderr, `unexpected argument "extra"`) {
+	var ue *usageError
+	if _, stderr, err := runCmd(t, "apis", "extra"); !errors.As(err, &ue) || !strings.Contains(stderr, `unexpected argument "extra"`) {
 		t.Errorf("stray argument: err %v, stderr %q", err, stderr)
 	}
 }

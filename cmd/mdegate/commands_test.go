@@ -329,6 +329,7 @@ func TestCheckCommand(t *testing.T) {
 			RegionUp                            *bool    `json:"region_up"`
 			RTTMillis                           *float64 `json:"rtt_ms"`
 			MissingRoles                        []string `json:"missing_roles"`
+			OtherTokens                         string   `json:"other_tokens"`
 			OK                                  bool     `json:"ok"`
 		} `json:"tenants"`
 	}
