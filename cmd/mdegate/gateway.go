@@ -20,6 +20,7 @@ import (
 	"github.com/mdegate/mdegate/internal/config"
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/metrics"
+	"github.com/mdegate/mdegate/proxy"
 )
 
 // gateway is the running server: the current generation behind an atomic pointer, the
@@ -40,7 +41,10 @@ type gateway struct {
 	tlsSrv   *http.Server              // tls.listen, when set (its TLS setup is fixed at start)
 	stdout   io.Writer                 // for certmagic's own log
 	ls       atomic.Pointer[listeners] // replaced, never modified, by the run goroutine
-	adminMux http.Handler
+	adminMux http.Handler              // admin_listen: open to all
+	// callerAdmin serves the admin paths on listen and tls.listen when admin_listen is not
+	// set: only admin callers see what adminMux shows (admin.go).
+	callerAdmin http.Handler
 
 	wg        sync.WaitGroup // Serve goroutines
 	fatal     chan error     // a listener failed for another reason than being closed
@@ -81,6 +85,7 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 	gw.metrics = metrics.New(metrics.Options{Tenants: gw.tenantStatus, Regions: gw.regionStatus, QuotaStore: gw.quotaStore,
 		Version: version})
 	gw.adminMux = gw.adminHandler()
+	gw.callerAdmin = gw.callerAdminHandler()
 	g, err := gw.newGeneration(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -109,7 +114,7 @@ func (gw *gateway) newServer(h http.Handler) *http.Server {
 // ServeHTTP runs the request on the current generation, which stays open until it returns.
 func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isAdminPath(r.URL.Path) && gw.ls.Load().admin == nil {
-		gw.adminMux.ServeHTTP(w, r)
+		gw.callerAdmin.ServeHTTP(w, r)
 		return
 	}
 	g := gw.acquire()
@@ -136,8 +141,20 @@ func isAdminPath(p string) bool {
 	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
-// listen opens a listener (host:port or unix:/path).
+// listen opens a plain HTTP listener (host:port or unix:/path). It refuses a request with
+// both Content-Length and Transfer-Encoding with 400 and closes its connection (issue 14,
+// finding 11), which net/http alone does not.
 func (gw *gateway) listen(addr string) (*servedListener, error) {
+	ln, err := listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &servedListener{Listener: proxy.GuardFraming(ln), addr: addr}, nil
+}
+
+// listenTLS opens tls.listen's listener; the server's TLS is on top of it, so it cannot be
+// guarded like a plain one (proxy.GuardFraming).
+func (gw *gateway) listenTLS(addr string) (*servedListener, error) {
 	ln, err := listen(addr)
 	if err != nil {
 		return nil, err
@@ -195,7 +212,7 @@ func (gw *gateway) run(ctx context.Context) error {
 	if cfg.TLS.Listen != "" {
 		https, err := newHTTPS(ctx, cfg, gw.log, gw.stdout)
 		if err == nil {
-			ls.tls, err = gw.listen(cfg.TLS.Listen)
+			ls.tls, err = gw.listenTLS(cfg.TLS.Listen)
 			if err != nil {
 				https.stop()
 				err = fmt.Errorf("tls.%w", err)
@@ -221,6 +238,9 @@ func (gw *gateway) run(ctx context.Context) error {
 	gw.serveOn(gw.srv, ls.main)
 	if len(cfg.Clients) == 0 && cfg.AllowAnonymous {
 		gw.log.Warn().Msg("allow_anonymous: no clients are configured, so anyone who reaches the gateway can act on every customer's machines")
+	}
+	for _, w := range cfg.Warnings() {
+		gw.log.Warn().Msg(w)
 	}
 	// SIGHUP is caught before the gateway says it listens: from then on it reloads, never kills.
 	hup := make(chan os.Signal, 1)

@@ -33,6 +33,11 @@ type ClientConfig struct {
 	// DefaultTenant (a name or ID from its tenants) serves the caller's requests that name no
 	// tenant. Unset: routing.default_tenant, if any.
 	DefaultTenant string `yaml:"default_tenant"`
+	// Admin lets the caller read the gateway's admin answers on listen and tls.listen:
+	// /metrics (Prometheus sends the key as a bearer token) and /readyz's per-tenant detail.
+	// It grants nothing on Microsoft's APIs. Unset: false; such a caller, like one without a
+	// key, sees only /healthz and /readyz's bare status. admin_listen is open to all.
+	Admin bool `yaml:"admin"`
 }
 
 // validateClients checks the clients list.
@@ -122,7 +127,7 @@ func (c *Config) ProxyClients() []proxy.Client {
 	var out []proxy.Client
 	for _, cl := range c.Clients {
 		pc := proxy.Client{Name: cl.Name, CertSubject: cl.CertSubject, Tenants: cl.Tenants,
-			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent, DefaultTenant: cl.DefaultTenant}
+			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent, DefaultTenant: cl.DefaultTenant, Admin: cl.Admin}
 		if cl.KeySHA256 != "" {
 			b, _ := hex.DecodeString(cl.KeySHA256)
 			copy(pc.KeySHA256[:], b)
