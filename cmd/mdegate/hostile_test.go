@@ -91,7 +91,7 @@ func TestAdminAnswersNeedAdminCaller(t *testing.T) {
 	wrong, _ := newTestKey(t)
 	g := startGateway(t, fmt.Sprintf(`clients:
   - {name: reader, key_sha256: %s, tenants: ["*"]}
-  - {name: prometheus, key_sha256: %s, tenants: [contoso], admin: true}
+  - {name: prometheus, key_sha256: %s, admin: true}
 `, readerSum, adminSum))
 	g.keys = []string{reader, admin, wrong}
 	// One call, so the metrics have a per-tenant series to leak.

@@ -22,7 +22,8 @@ type ClientConfig struct {
 	// CertSubject identifies the caller by its client certificate (tls.client_ca_file must be
 	// set): the subject common name or a DNS, e-mail or URI SAN. Unset: by key only.
 	CertSubject string `yaml:"cert_subject"`
-	// Tenants the caller may use, by name or ID, or ["*"] for all. Required.
+	// Tenants the caller may use, by name or ID, or ["*"] for all. Required, except for an
+	// admin client (then unset means none: a Prometheus key that reads no customer's data).
 	Tenants []string `yaml:"tenants"`
 	// Allow lists "METHOD /path" patterns the caller may call, or ["*"]. Unset: read-only,
 	// every GET and HEAD.
@@ -80,7 +81,7 @@ func (c *Config) validateClients(ps *problems) {
 			}
 			subjects[s] = i
 		}
-		if len(cl.Tenants) == 0 {
+		if len(cl.Tenants) == 0 && !cl.Admin {
 			ps.add(key+".tenants", "is required: the tenants it may use, or [\"*\"]")
 		}
 		for j, t := range cl.Tenants {
