@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -382,5 +384,59 @@ func TestContentLengthAndChunkedRefused(t *testing.T) {
 	}
 	for _, s := range g.emu.Requests() {
 		t.Errorf("the emulator saw %s %s", s.Method, s.Path)
+	}
+}
+
+// Issue 14, finding 1, on tls.listen: the same guard, and a client certificate can name the
+// admin caller (mTLS) as it names any caller.
+func TestAdminAnswersOverTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	serverCA, clientCA := newTestCA(t, "server ca"), newTestCA(t, "client ca")
+	cp, kp := serverCA.issue(t, "mdegate", true)
+	certFile, keyFile := writeFile(t, dir, "tls.crt", cp), writeFile(t, dir, "tls.key", kp)
+	caFile := writeFile(t, dir, "clients.pem", clientCA.pem)
+	g := startGateway(t, fmt.Sprintf(`tls: {listen: "127.0.0.1:0", cert_file: %q, key_file: %q, client_ca_file: %q}
+clients:
+  - {name: prometheus, cert_subject: prometheus.partner.example, admin: true}
+  - {name: soar, cert_subject: soar.partner.example, tenants: ["*"], allow: ["*"]}
+`, certFile, keyFile, caFile))
+	roots := x509.NewCertPool()
+	roots.AddCert(serverCA.cert)
+	as := func(cn string) *http.Client {
+		c, k := clientCA.issue(t, cn, false)
+		p, err := tls.X509KeyPair(c, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tlsClient(roots, p)
+	}
+	for _, tt := range []struct {
+		cn    string
+		admin bool
+	}{{"soar.partner.example", false}, {"prometheus.partner.example", true}} {
+		client := as(tt.cn)
+		resp, err := client.Get(g.TLSURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 { // the 401 shows how to send a key: "Bearer <key>"
+			_, _ = g.adminBodies.Write(body)
+		}
+		if want := map[bool]int{false: 401, true: 200}[tt.admin]; resp.StatusCode != want {
+			t.Errorf("%s: /metrics %d, want %d", tt.cn, resp.StatusCode, want)
+		}
+		resp, err = client.Get(g.TLSURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_, _ = g.adminBodies.Write(body)
+		if got := strings.Contains(string(body), demoContoso); got != tt.admin {
+			t.Errorf("%s: /readyz shows tenant IDs: %v, want %v\n%s", tt.cn, got, tt.admin, body)
+		}
 	}
 }
