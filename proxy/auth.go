@@ -38,6 +38,10 @@ type Client struct {
 	// DefaultTenant (a name or ID) serves the caller's requests that name no tenant. Unset:
 	// Options.DefaultTenant.
 	DefaultTenant string
+	// Admin lets the caller read the gateway's own admin answers on a caller-facing listener
+	// (the per-tenant /readyz, /metrics; Handler.IsAdminCaller). It grants nothing on
+	// Microsoft's APIs. False: the caller sees only /healthz and a bare /readyz status.
+	Admin bool
 }
 
 // DefaultMaxConcurrent is a caller's cap on requests in flight when its MaxConcurrent is zero.
@@ -56,6 +60,7 @@ type client struct {
 	busy       *apiError     // the 429, made once
 	forbidden  *apiError     // the 403 for any tenant outside its list, made once
 	notAllowed string        // how 403 names the rule list
+	admin      bool          // admin: true, may read /metrics and /readyz's detail
 
 	defaultTenant string               // "" for none
 	caller        tokenendpoint.Caller // as the token endpoint knows it (gatewaytoken.go)
@@ -77,7 +82,8 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 	}
 	a := &auth{byKey: map[[sha256.Size]byte]*client{}, byCert: map[string]*client{}, byName: map[string]*client{}}
 	for i, cc := range clients {
-		c := &client{name: cc.Name, keyHash: cc.KeySHA256, tenants: map[string]bool{}, defaultTenant: cc.DefaultTenant}
+		c := &client{name: cc.Name, keyHash: cc.KeySHA256, tenants: map[string]bool{}, defaultTenant: cc.DefaultTenant,
+			admin: cc.Admin}
 		if d := cc.DefaultTenant; d != "" {
 			if _, err := routes.Resolve(d); err != nil {
 				return nil, fmt.Errorf("clients[%d] %s: default tenant %q is not configured", i, cc.Name, d)
@@ -161,6 +167,19 @@ func (a *auth) identify(r *http.Request) (*client, error) {
 		}
 	}
 	return nil, errUnauthorized
+}
+
+// IsAdminCaller reports whether r comes from a caller allowed to read the gateway's admin
+// answers (the per-tenant /readyz, /metrics, a status page): with Options.Clients, one whose
+// Client.Admin is set, identified as for any call (a key as "Authorization: Bearer <key>" or
+// "X-Api-Key", or a verified client certificate); without clients, every caller is the
+// anonymous one and is an admin caller. The request is not counted, logged or answered.
+func (h *Handler) IsAdminCaller(r *http.Request) bool {
+	if h.auth == nil {
+		return true
+	}
+	c, err := h.auth.identify(r)
+	return err == nil && c.admin
 }
 
 // presentedKey is the key in "Authorization: Bearer <key>" or else "X-Api-Key: <key>".

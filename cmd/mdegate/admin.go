@@ -5,14 +5,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mdegate/mdegate/internal/statuspage"
 	"github.com/mdegate/mdegate/tokens"
 )
 
 // The admin endpoints: /healthz (the process answers), /readyz (config loaded, listener up,
 // and each tenant's token state) and /metrics (Prometheus). They are served on admin_listen
 // when set, else on the main listener ahead of the proxy; they are never forwarded and need
-// no tenant header. admin_listen also serves the status page at / (statuspage.go).
+// no tenant header. admin_listen also serves the status page at / (statuspage.go), which the
+// caller-facing listeners show an admin caller only.
 
 func (gw *gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -21,9 +21,73 @@ func (gw *gateway) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", gw.readyz)
 	mux.Handle("GET /metrics", gw.metrics.Handler())
-	// The status page only here: / is never an admin path of the main listener (isAdminPath).
-	mux.Handle("GET /{$}", statuspage.New(statuspage.Options{Snapshot: gw.statusSnapshot, Now: gw.now}))
+	// The status page, open here as the rest; on the caller-facing listeners only an admin
+	// caller sees it (gateway.ServeHTTP).
+	mux.Handle("GET /{$}", gw.status)
 	return mux
+}
+
+// callerAdminHandler serves the admin paths on the caller-facing listeners (listen,
+// tls.listen) when admin_listen is not set. With clients configured, only an admin caller
+// (isAdminCaller) sees /readyz's detail and /metrics: everyone else gets /healthz, a bare
+// /readyz status, and a 401 for /metrics. Otherwise the customer list, with each customer's
+// tenant ID, region and consent state, would be anyone's (issue 14, finding 1).
+func (gw *gateway) callerAdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if gw.isAdminCaller(r) {
+			gw.readyz(w, r)
+			return
+		}
+		status, code := gw.readyStatus()
+		writeJSON(w, code, map[string]string{"status": status})
+	})
+	metrics := gw.metrics.Handler()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if gw.isAdminCaller(r) {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mdegate"`)
+		writeJSON(w, http.StatusUnauthorized, adminRefused)
+	})
+	return mux
+}
+
+// adminRefused is /metrics' 401 on a caller-facing listener, in MDE's error shape.
+var adminRefused = map[string]map[string]string{"error": {
+	"code":    "Unauthorized",
+	"message": "/metrics needs the key of a client with admin: true, as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\"",
+}}
+
+// isAdminCaller reports whether r may see the gateway's admin answers on a caller-facing
+// listener: true for a caller identified as a client with admin: true (by key or client
+// certificate, as for any call), and for every caller when no clients are configured (the
+// gateway then listens only where its operator allowed anonymous callers). It counts and
+// logs nothing. The status page at / uses it too.
+func (gw *gateway) isAdminCaller(r *http.Request) bool {
+	g := gw.acquire()
+	if g == nil {
+		return false
+	}
+	defer g.release()
+	return g.handler.IsAdminCaller(r)
+}
+
+// readyStatus is /readyz's status and HTTP status: "ready" (200), or "not_ready" (no
+// configuration or listener) or "shutting_down" (503).
+func (gw *gateway) readyStatus() (string, int) {
+	g := gw.cur.Load()
+	switch {
+	case gw.draining.Load():
+		return "shutting_down", http.StatusServiceUnavailable
+	case g == nil || gw.ls.Load() == nil:
+		return "not_ready", http.StatusServiceUnavailable
+	}
+	return "ready", http.StatusOK
 }
 
 // readiness is /readyz's answer.
@@ -59,15 +123,10 @@ type tenantReadiness struct {
 }
 
 func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	rd := readiness{Status: "ready", Version: buildVersion().Version, Tokens: map[tokens.State]int{}, Tenants: []tenantReadiness{}}
+	status, code := gw.readyStatus()
+	rd := readiness{Status: status, Version: buildVersion().Version, Tokens: map[tokens.State]int{}, Tenants: []tenantReadiness{}}
 	g := gw.acquire()
 	ls := gw.ls.Load()
-	switch {
-	case gw.draining.Load():
-		rd.Status = "shutting_down"
-	case g == nil || ls == nil:
-		rd.Status = "not_ready"
-	}
 	if g != nil {
 		defer g.release()
 		rd.Config, rd.LoadedAt = g.cfg.Name, g.loaded.UTC()
@@ -89,10 +148,6 @@ func (gw *gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if ls != nil {
 		rd.Listen = ls.main.Addr().String()
-	}
-	code := http.StatusOK
-	if rd.Status != "ready" {
-		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, &rd)
 }

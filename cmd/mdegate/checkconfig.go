@@ -18,6 +18,9 @@ func checkConfigCommand(fs *flag.FlagSet, c cli) func(context.Context) error {
 			fmt.Fprintln(c.stderr, err)
 			return errReported
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintln(c.stderr, "warning:", w)
+		}
 		fmt.Fprintf(c.stdout, "%s: ok (%d tenants, cloud %s, %d regions)\n", *configPath, len(cfg.Tenants), cfg.Cloud.Name, len(cfg.Resolved.Cloud.Regions))
 		return nil
 	}

@@ -209,7 +209,7 @@ func TestRequestID(t *testing.T) {
 // 1,000 callers arrive for a tenant with no token yet: Entra sees one token request.
 func TestColdStartSingleFlight(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, "limits: {shape: false}\n") // 1,000 calls at once are far over MDE's quota
+	g := startGateway(t, "limits: {shape: false, anonymous_max_concurrent: -1}\n") // 1,000 calls at once: over MDE's quota and the anonymous cap
 	g.emu.SetTokenLatency(300 * time.Millisecond)
 	const n = 1000
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}

@@ -22,8 +22,10 @@ import (
 	"github.com/mdegate/mdegate/internal/gctuner"
 	"github.com/mdegate/mdegate/internal/intercept"
 	"github.com/mdegate/mdegate/internal/metrics"
+	"github.com/mdegate/mdegate/internal/statuspage"
 	"github.com/mdegate/mdegate/internal/tokenendpoint"
 	"github.com/mdegate/mdegate/internal/tracing"
+	"github.com/mdegate/mdegate/proxy"
 )
 
 // gateway is the running server: the current generation behind an atomic pointer, the
@@ -49,7 +51,11 @@ type gateway struct {
 	signer   *consent.Signer           // consent.state_key, or a key made at start; fixed for the process
 	landing  *consent.Handler          // /consent/callback on the caller-facing listeners
 	ls       atomic.Pointer[listeners] // replaced, never modified, by the run goroutine
-	adminMux http.Handler
+	adminMux http.Handler              // admin_listen: open to all
+	// callerAdmin serves the admin paths on listen and tls.listen when admin_listen is not
+	// set: only admin callers see what adminMux shows (admin.go).
+	callerAdmin http.Handler
+	status      http.Handler // the status page: / of admin_listen, and of listen for admin callers
 
 	intercept *intercept.Proxy          // the proxy mode (facade.go); nil when not configured
 	genKey    *tokenendpoint.SigningKey // the token endpoint's key made at start; nil until needed
@@ -102,7 +108,9 @@ func newGateway(cfg *config.Config, stdout io.Writer, opts gatewayOptions) (*gat
 		key = consent.NewKey() // links made with it die with the process (config.ConsentConfig)
 	}
 	gw.signer = stateSigner(key, nil)
+	gw.status = statuspage.New(statuspage.Options{Snapshot: gw.statusSnapshot, Now: gw.now})
 	gw.adminMux = gw.adminHandler()
+	gw.callerAdmin = gw.callerAdminHandler()
 	var err error
 	if gw.intercept, err = gw.newIntercept(cfg); err != nil {
 		gw.stopTracing()
@@ -141,7 +149,7 @@ func (gw *gateway) newServer(h http.Handler) *http.Server {
 // ServeHTTP runs the request on the current generation, which stays open until it returns.
 func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isAdminPath(r.URL.Path) && gw.ls.Load().admin == nil {
-		gw.adminMux.ServeHTTP(w, r)
+		gw.callerAdmin.ServeHTTP(w, r)
 		return
 	}
 	if gw.intercept != nil && intercept.IsProxyRequest(r) {
@@ -150,6 +158,10 @@ func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == consent.CallbackPath { // public, no caller key (see landing.go)
 		gw.landing.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && gw.isAdminCaller(r) {
+		gw.status.ServeHTTP(w, r) // anyone else gets the proxy's 404, as for any path outside the APIs
 		return
 	}
 	g := gw.acquire()
@@ -176,8 +188,20 @@ func isAdminPath(p string) bool {
 	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
-// listen opens a listener (host:port or unix:/path).
+// listen opens a plain HTTP listener (host:port or unix:/path). It refuses a request with
+// both Content-Length and Transfer-Encoding with 400 and closes its connection (issue 14,
+// finding 11), which net/http alone does not.
 func (gw *gateway) listen(addr string) (*servedListener, error) {
+	ln, err := listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &servedListener{Listener: proxy.GuardFraming(ln), addr: addr}, nil
+}
+
+// listenTLS opens tls.listen's listener; the server's TLS is on top of it, so it cannot be
+// guarded like a plain one (proxy.GuardFraming).
+func (gw *gateway) listenTLS(addr string) (*servedListener, error) {
 	ln, err := listen(addr)
 	if err != nil {
 		return nil, err
@@ -236,7 +260,7 @@ func (gw *gateway) run(ctx context.Context) error {
 	if cfg.TLS.Listen != "" {
 		https, err := newHTTPS(ctx, cfg, gw.log)
 		if err == nil {
-			ls.tls, err = gw.listen(cfg.TLS.Listen)
+			ls.tls, err = gw.listenTLS(cfg.TLS.Listen)
 			if err != nil {
 				https.stop()
 				err = fmt.Errorf("tls.%w", err)
@@ -265,6 +289,9 @@ func (gw *gateway) run(ctx context.Context) error {
 	gw.serveOn(gw.srv, ls.main)
 	if len(cfg.Clients) == 0 && cfg.AllowAnonymous {
 		gw.log.Warn().Msg("allow_anonymous: no clients are configured, so anyone who reaches the gateway can act on every customer's machines")
+	}
+	for _, w := range cfg.Warnings() {
+		gw.log.Warn().Msg(w)
 	}
 	// SIGHUP is caught before the gateway says it listens: from then on it reloads, never kills.
 	hup := make(chan os.Signal, 1)

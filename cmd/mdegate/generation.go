@@ -212,9 +212,11 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		DefaultTenant:          cfg.Routing.DefaultTenant,
 		PublicURL:              cfg.PublicBaseURL(),
 		TrustedProxies:         cfg.TrustedProxyPrefixes(),
-		// No anonymous cap until a config key sets it (issue 14): the cold-start and reload
-		// tests send a thousand anonymous calls at once.
-		AnonymousMaxConcurrent: -1,
+		// What a caller may hold (issue 14); zero values are the proxy's defaults.
+		BodyTimeout:            cfg.Limits.BodyTimeout,
+		WriteIdleTimeout:       cfg.Limits.WriteIdleTimeout,
+		TenantMaxConcurrent:    cfg.Limits.TenantMaxConcurrent,
+		AnonymousMaxConcurrent: cfg.Limits.AnonymousMaxConcurrent,
 		GatewayTokens:          gwTokens,
 		InterceptedHost:        intercepted,
 

@@ -44,6 +44,7 @@ func startPagesGateway(t *testing.T) *pagesGateway {
 	key := bytes.Repeat([]byte{0x5a}, consent.KeySize)
 	kr, sr := newTestKey(t)
 	ks, ss := newTestKey(t)
+	ka, sa := newTestKey(t)
 	app := fmt.Sprintf("app: {client_id: %s, client_secret: %q, roles: [Alert.Read.All, Machine.Read.All]}\n", demoClientID, secret)
 	extra := fmt.Sprintf(`admin_listen: 127.0.0.1:0
 public_url: https://mdegate.partner.example
@@ -51,11 +52,12 @@ consent: {state_key: %s}
 clients:
   - {name: reader, key_sha256: %s, tenants: [contoso]}
   - {name: soar, key_sha256: %s, tenants: ["*"], allow: ["*"]}
-`, consent.EncodeKey(key), sr, ss)
+  - {name: ops, key_sha256: %s, admin: true}
+`, consent.EncodeKey(key), sr, ss, sa)
 	g := serveGateway(t, emu, secret, func(ca string) string {
 		return gatewayYAML(emu, "127.0.0.1:0", ca, app, demoTenantsYAML, extra)
 	})
-	g.keys = []string{kr, ks}
+	g.keys = []string{kr, ks, ka}
 	for _, c := range []struct {
 		key, tenant string
 		want        int
@@ -104,7 +106,8 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // The pages over plain HTTP, where they are served and where not: the status page on the
-// admin listener only, the landing page on the main listener without a caller key.
+// admin listener, and on the main listener for an admin caller only; the landing page on the
+// main listener without a caller key.
 func TestPagesListeners(t *testing.T) {
 	t.Parallel()
 	pg := startPagesGateway(t)
@@ -135,8 +138,24 @@ func TestPagesListeners(t *testing.T) {
 	} else if alias, err := pg.signer.Verify(m[1]); err != nil || alias != "northwind" {
 		t.Errorf("the consent link's state: %q, %v", alias, err)
 	}
-	if code, body := get(t, pg.URL+"/"); code == 200 || strings.Contains(body, "mdegate status") {
-		t.Errorf("main listener / answered the status page: %d", code)
+	// On the main listener, the status page is an admin caller's only (issue 19).
+	for _, c := range []struct {
+		name, key string
+		page      bool
+	}{{"no key", "", false}, {"soar (all tenants, not admin)", pg.keys[1], false}, {"ops (admin)", pg.keys[2], true}} {
+		req, _ := http.NewRequest("GET", pg.URL+"/", nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.StatusCode == 200 && strings.Contains(string(b), "<title>mdegate status</title>"); got != c.page {
+			t.Errorf("main listener / for %s: status %d, status page %v, want %v", c.name, resp.StatusCode, got, c.page)
+		}
 	}
 	resp, err := http.Head(pg.Admin + "/?q=north")
 	if err != nil || resp.StatusCode != 200 {

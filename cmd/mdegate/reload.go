@@ -171,6 +171,9 @@ func (gw *gateway) apply(cfg *config.Config) error {
 		ev.Str("admin_listen", ls.admin.Addr().String())
 	}
 	ev.Msg("config reloaded")
+	for _, w := range cfg.Warnings() {
+		gw.log.Warn().Msg(w)
+	}
 	gw.sink.set(cfg.Log) // after the line above, so a switch to warn still shows the reload
 	return nil
 }

@@ -22,7 +22,8 @@ type ClientConfig struct {
 	// CertSubject identifies the caller by its client certificate (tls.client_ca_file must be
 	// set): the subject common name or a DNS, e-mail or URI SAN. Unset: by key only.
 	CertSubject string `yaml:"cert_subject"`
-	// Tenants the caller may use, by name or ID, or ["*"] for all. Required.
+	// Tenants the caller may use, by name or ID, or ["*"] for all. Required, except for an
+	// admin client (then unset means none: a Prometheus key that reads no customer's data).
 	Tenants []string `yaml:"tenants"`
 	// Allow lists "METHOD /path" patterns the caller may call, or ["*"]. Unset: read-only,
 	// every GET and HEAD.
@@ -33,6 +34,11 @@ type ClientConfig struct {
 	// DefaultTenant (a name or ID from its tenants) serves the caller's requests that name no
 	// tenant. Unset: routing.default_tenant, if any.
 	DefaultTenant string `yaml:"default_tenant"`
+	// Admin lets the caller read the gateway's admin answers on listen and tls.listen:
+	// /metrics (Prometheus sends the key as a bearer token) and /readyz's per-tenant detail.
+	// It grants nothing on Microsoft's APIs. Unset: false; such a caller, like one without a
+	// key, sees only /healthz and /readyz's bare status. admin_listen is open to all.
+	Admin bool `yaml:"admin"`
 }
 
 // validateClients checks the clients list.
@@ -75,7 +81,7 @@ func (c *Config) validateClients(ps *problems) {
 			}
 			subjects[s] = i
 		}
-		if len(cl.Tenants) == 0 {
+		if len(cl.Tenants) == 0 && !cl.Admin {
 			ps.add(key+".tenants", "is required: the tenants it may use, or [\"*\"]")
 		}
 		for j, t := range cl.Tenants {
@@ -122,7 +128,7 @@ func (c *Config) ProxyClients() []proxy.Client {
 	var out []proxy.Client
 	for _, cl := range c.Clients {
 		pc := proxy.Client{Name: cl.Name, CertSubject: cl.CertSubject, Tenants: cl.Tenants,
-			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent, DefaultTenant: cl.DefaultTenant}
+			Allow: cl.Allow, MaxConcurrent: cl.MaxConcurrent, DefaultTenant: cl.DefaultTenant, Admin: cl.Admin}
 		if cl.KeySHA256 != "" {
 			b, _ := hex.DecodeString(cl.KeySHA256)
 			copy(pc.KeySHA256[:], b)

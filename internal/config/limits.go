@@ -32,6 +32,25 @@ type LimitsConfig struct {
 	// Redis shares the quota state between gateway replicas. Unset: each gateway shapes
 	// alone, in memory.
 	Redis *RedisConfig `yaml:"redis"`
+
+	// What a caller may hold (issue 14), the proxy's Options of the same names.
+
+	// BodyTimeout is the time a request body has to arrive whole, counted from the request's
+	// arrival (a total, not an idle time); a slower one is answered 408. Zero means 30 s
+	// (proxy.DefaultBodyTimeout): a 10 MiB body at 3 Mbit/s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// WriteIdleTimeout aborts an answer whose caller accepts no bytes for this long, freeing
+	// its upstream connection; it moves with every successful write, so a slow but moving
+	// export is never cut. Zero means 60 s (proxy.DefaultWriteIdleTimeout).
+	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout"`
+	// TenantMaxConcurrent caps one tenant's requests in flight to Microsoft, so that no
+	// tenant's callers take every connection to a region; more wait for a slot. Zero means
+	// 64 (proxy.DefaultTenantMaxConcurrent, a quarter of a region's connections); -1: no cap.
+	TenantMaxConcurrent int `yaml:"tenant_max_concurrent"`
+	// AnonymousMaxConcurrent caps the requests in flight when no clients are configured
+	// (every caller is the one anonymous caller); more are answered 429. Zero means 64
+	// (proxy.DefaultMaxConcurrent, as for a client); -1: no cap.
+	AnonymousMaxConcurrent int `yaml:"anonymous_max_concurrent"`
 }
 
 // FamilyConfig overrides one API family's limits (limits.families.NAME), or one API's
@@ -98,6 +117,18 @@ func (c *Config) validateLimits(ps *problems) {
 	l.validateAPIs(ps)
 	if l.MaxBody < 0 && l.MaxBody != -1 {
 		ps.add("limits.max_body", "%d: use a size in bytes, or -1 for no cap", l.MaxBody)
+	}
+	if l.BodyTimeout < 0 {
+		ps.add("limits.body_timeout", "%v is negative", l.BodyTimeout)
+	}
+	if l.WriteIdleTimeout < 0 {
+		ps.add("limits.write_idle_timeout", "%v is negative", l.WriteIdleTimeout)
+	}
+	if l.TenantMaxConcurrent < unlimited {
+		ps.add("limits.tenant_max_concurrent", "%d is neither -1 (no cap), 0 (the default) nor a count", l.TenantMaxConcurrent)
+	}
+	if l.AnonymousMaxConcurrent < unlimited {
+		ps.add("limits.anonymous_max_concurrent", "%d is neither -1 (no cap), 0 (the default) nor a count", l.AnonymousMaxConcurrent)
 	}
 	if r := l.Redis; r != nil {
 		switch {
