@@ -203,6 +203,10 @@ func (c *framingConn) endHead() {
 	c.out = append(c.out, head...)
 	c.head, c.lines = c.head[:0], 0
 	switch {
+	case bytes.HasPrefix(head, []byte("CONNECT ")):
+		// What follows a CONNECT is a tunnel (the proxy mode hijacks the connection), not
+		// HTTP/1 framing: a TLS handshake read as a request head would be held forever.
+		c.pass = true
 	case cl && te:
 		for _, o := range spoil {
 			c.out[len(c.out)-len(head)+o] = 'x' // not a number: net/http answers 400 and closes

@@ -64,6 +64,44 @@ func TestGuardFraming(t *testing.T) {
 			}
 		}
 	})
+	// What follows a CONNECT is a tunnel, not requests: bytes that look like no request head
+	// (a TLS ClientHello) pass at once. The guard once held them as a partial head, so every
+	// tunnel of the proxy mode hung.
+	t.Run("connect tunnel passes", func(t *testing.T) {
+		tun := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\n\r\n")
+			b := make([]byte, 3)
+			if _, err := io.ReadFull(brw, b); err == nil {
+				_, _ = conn.Write(b) // echo what came through the tunnel
+			}
+		}))
+		tun.Listener = proxy.GuardFraming(tun.Listener)
+		tun.Start()
+		defer tun.Close()
+		conn, err := net.Dial("tcp", tun.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(guard))
+		_, _ = io.WriteString(conn, "CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("CONNECT: %v %v", resp, err)
+		}
+		_, _ = conn.Write([]byte{0x16, 0x03, 0x01}) // a TLS record's start, no newline ever
+		got := make([]byte, 3)
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != "\x16\x03\x01" {
+			t.Fatalf("through the tunnel: %q, %v", got, err)
+		}
+	})
 	for _, tt := range []struct{ name, req string }{
 		{"first request", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
 		{"after a chunked one", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n" +
