@@ -68,6 +68,19 @@ type FamilyConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
+// validate checks one override of limits.families or limits.apis, at key.
+func (f FamilyConfig) validate(ps *problems, key string) {
+	if f.PerMinute < unlimited {
+		ps.add(key+".per_minute", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerMinute)
+	}
+	if f.PerHour < unlimited {
+		ps.add(key+".per_hour", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerHour)
+	}
+	if f.Timeout < 0 {
+		ps.add(key+".timeout", "%v is negative", f.Timeout)
+	}
+}
+
 // RedisConfig is limits.redis: the quota state shared between gateway replicas through Redis
 // (proxy.RedisLimiter).
 type RedisConfig struct {
@@ -104,15 +117,7 @@ func (c *Config) validateLimits(ps *problems) {
 			ps.add(key, "is not an API family (known: %s)", strings.Join(known, ", "))
 			continue
 		}
-		if f.PerMinute < unlimited {
-			ps.add(key+".per_minute", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerMinute)
-		}
-		if f.PerHour < unlimited {
-			ps.add(key+".per_hour", "%d is neither -1 (unlimited), 0 (the default) nor a count", f.PerHour)
-		}
-		if f.Timeout < 0 {
-			ps.add(key+".timeout", "%v is negative", f.Timeout)
-		}
+		f.validate(ps, key)
 	}
 	l.validateAPIs(ps)
 	if l.MaxBody < 0 && l.MaxBody != -1 {

@@ -20,15 +20,7 @@ func (l *LimitsConfig) validateAPIs(ps *problems) {
 			ps.add(key, "is not an API name (`mdegate apis` lists them)")
 			continue
 		}
-		if a.PerMinute < unlimited {
-			ps.add(key+".per_minute", "%d is neither -1 (unlimited), 0 (the default) nor a count", a.PerMinute)
-		}
-		if a.PerHour < unlimited {
-			ps.add(key+".per_hour", "%d is neither -1 (unlimited), 0 (the default) nor a count", a.PerHour)
-		}
-		if a.Timeout < 0 {
-			ps.add(key+".timeout", "%v is negative", a.Timeout)
-		}
+		a.validate(ps, key)
 	}
 }
 
