@@ -14,19 +14,30 @@ type recorder struct {
 	status  int
 	bytes   int64
 	idle    time.Duration // write idle timeout; 0: none
+	armed   time.Time     // when the write deadline was last moved
 	stalled bool          // a write missed its deadline
 }
 
-// arm moves the write deadline to idle from now, before each write: an answer whose caller
+// arm moves the write deadline to idle from now, before a write: an answer whose caller
 // accepts no bytes for that long fails its write, ReverseProxy aborts it and closes the
 // upstream body, which frees the upstream connection (issue 14, finding 4). A caller that
-// reads slowly but steadily is never cut.
+// reads slowly but steadily is never cut. Moving a deadline costs a timer update, so writes
+// within idle/16 of the last move leave it where it is: a caller is cut between 15/16 of idle
+// and idle after the last write it accepted.
 func (r *recorder) arm() {
-	if r.idle > 0 {
-		err := http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.idle))
-		if err != nil && errors.Is(err, http.ErrNotSupported) {
-			r.idle = 0 // a writer without deadlines: do not ask again on every write
-		}
+	if r.idle <= 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.armed) < r.idle/16 {
+		return
+	}
+	err := http.NewResponseController(r.ResponseWriter).SetWriteDeadline(now.Add(r.idle))
+	switch {
+	case err == nil:
+		r.armed = now
+	case errors.Is(err, http.ErrNotSupported):
+		r.idle = 0 // a writer without deadlines: do not ask again on every write
 	}
 }
 

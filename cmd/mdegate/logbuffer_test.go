@@ -213,3 +213,37 @@ func TestServeBufferedLogLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// appendStamp lays a time out exactly as time.Time.AppendFormat(jsonTimeFormat) does in UTC.
+func TestAppendStamp(t *testing.T) {
+	t.Parallel()
+	cet := time.FixedZone("CET", 3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 6, 2, 15, 9, 7_654_321, time.UTC),
+		time.Date(1999, 1, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 0, 30, 0, 1_000_000, cet), // 2025-12-31T23:30 in UTC
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(47, 3, 4, 5, 6, 7, 80_000_000, time.UTC),
+	} {
+		want := string(tm.UTC().AppendFormat(nil, jsonTimeFormat))
+		if got := string(appendStamp(nil, tm)); got != want {
+			t.Errorf("appendStamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendStamp(b *testing.B) {
+	var buf [32]byte
+	now := time.Now()
+	b.Run("appendStamp", func(b *testing.B) {
+		for b.Loop() {
+			_ = appendStamp(buf[:0], now)
+		}
+	})
+	b.Run("AppendFormat", func(b *testing.B) {
+		for b.Loop() {
+			_ = now.UTC().AppendFormat(buf[:0], jsonTimeFormat)
+		}
+	})
+}

@@ -74,8 +74,41 @@ const (
 type stamp struct{ now func() time.Time }
 
 func (h stamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
-	var b [len(jsonTimeFormat) + 8]byte
-	e.Bytes(zerolog.TimestampFieldName, h.now().UTC().AppendFormat(b[:0], jsonTimeFormat))
+	var b [len("2006-01-02T15:04:05.000Z")]byte
+	e.Bytes(zerolog.TimestampFieldName, appendStamp(b[:0], h.now()))
+}
+
+// appendStamp appends t in UTC as jsonTimeFormat lays it out (2006-01-02T15:04:05.000Z), for
+// years 0 to 9999. It is what time.Time.AppendFormat makes, at a tenth of the cost: every
+// log line carries one, and the access line is written for every call.
+func appendStamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the last n decimal digits of v (v >= 0), zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	b = append(b, "0000"[:n]...)
+	for i := len(b) - 1; i >= len(b)-n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // gate is the sink's level as a zerolog sampler: zerolog asks it before building an event,
