@@ -1,6 +1,9 @@
 package proxy
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // slidingLog admits at most limit requests in any span of time: it keeps the admission time
 // of each request still inside the span (oldest first) and admits a new one no earlier than
@@ -66,4 +69,13 @@ func (s *slidingLog) expire(now int64) {
 	if s.head == len(s.times) {
 		s.times, s.head = s.times[:0], 0
 	}
+}
+
+// live counts the admissions still inside the span at now, including those admitted for a
+// later time (callers waiting for their slot): the count next weighs against the limit. It
+// changes nothing, so a reader (the status page) never moves the log.
+func (s *slidingLog) live(now int64) int {
+	live := s.times[s.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i]+s.span > now })
+	return len(live) - i
 }

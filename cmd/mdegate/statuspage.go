@@ -137,8 +137,11 @@ func (gw *gateway) statusSnapshot(ctx context.Context) statuspage.Snapshot {
 		if r := gw.calls.recent(tn.ID); r != nil {
 			t.Recent = r.Last5(now)
 		}
-		// The busiest API's quota use stays empty: the quota limiters do not expose their
-		// counts yet.
+		// The API closest to its per-minute limit, read from the limiter's logs (with Redis:
+		// only while degraded, see proxy.RedisLimiter.Busiest).
+		if u, ok := g.handler.QuotaUse(tn.ID); ok {
+			t.BusiestAPI, t.QuotaUsed, t.QuotaLimit = u.API, u.Used, u.Limit
+		}
 		if t.Token == statuspage.TokenFailing {
 			t.ConsentURL = gw.consentLink(g.cfg, i, tn)
 		}

@@ -63,10 +63,10 @@ type Tenant struct {
 	Expires time.Time
 	// Recent counts the calls, errors and MDE 429s of the last five minutes.
 	Recent Counts
-	// BusiestAPI names the API family with the highest quota use ("alerts"); "" hides the
-	// quota column's value.
+	// BusiestAPI names the API with the highest quota use relative to its limit
+	// ("list_alerts"); "" hides the quota column's value.
 	BusiestAPI string
-	// QuotaUsed and QuotaLimit are that family's calls in the current quota window and its
+	// QuotaUsed and QuotaLimit are that API's calls in the current quota window and its
 	// limit; a QuotaLimit of 0 means no limit is known and shows only the count.
 	QuotaUsed, QuotaLimit int
 	// ConsentURL is the admin-consent link for the tenant, shown when its token is failing;
