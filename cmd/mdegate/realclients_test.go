@@ -313,6 +313,10 @@ const config = {
 })().catch((e) => { console.error(e && e.message ? e.message : String(e)); process.exit(1); });
 `
 
+// nodePackages are the npm packages TestRealClientMSALNode runs, at the versions it was
+// written against (.ci/run installs the same list).
+var nodePackages = []string{"@azure/msal-node@7.2.4", "undici@7.30.3"}
+
 // nodeModules returns a node_modules directory holding @azure/msal-node and undici:
 // MDEGATE_TEST_NODE_MODULES when set (.ci/run installs them there), else a fresh
 // `npm install --prefix` into the test's own directory (the registry must be reachable).
@@ -325,8 +329,8 @@ func nodeModules(t *testing.T) string {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel=error",
-		"@azure/msal-node@7", "undici@7")
+	args := append([]string{"install", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel=error"}, nodePackages...)
+	cmd := exec.CommandContext(ctx, npm, args...)
 	cmd.Env = append(os.Environ(), "npm_config_cache="+filepath.Join(dir, ".npm"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		if os.Getenv("CI") == "true" {
