@@ -184,11 +184,8 @@ func (h *Handler) IsAdminCaller(r *http.Request) bool {
 
 // presentedKey is the key in "Authorization: Bearer <key>" or else "X-Api-Key: <key>".
 func presentedKey(h http.Header) (string, bool) {
-	if v := h["Authorization"]; len(v) > 0 {
-		const prefix = "bearer "
-		if len(v[0]) > len(prefix) && strings.EqualFold(v[0][:len(prefix)], prefix) {
-			return strings.TrimSpace(v[0][len(prefix):]), true
-		}
+	if key, ok := bearerToken(h); ok {
+		return key, true
 	}
 	if v := h["X-Api-Key"]; len(v) > 0 && v[0] != "" {
 		return strings.TrimSpace(v[0]), true

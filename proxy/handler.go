@@ -373,7 +373,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pathName, fwd, prefixed := splitTenantPath(fwd)
-	_, lower, _ = splitTenantPath(lower)
+	if prefixed { // the prefix is lower case: cut it off both or neither
+		_, lower, _ = splitTenantPath(lower)
+	}
 	c.path = fwd
 	if !isAPIPath(lower) && (h.graph == nil || !isGraphSecurityPath(lower)) {
 		h.refuse(c, r, errNotAPI)

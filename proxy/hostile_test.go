@@ -139,6 +139,37 @@ func TestRequestHeadersByAllowlist(t *testing.T) {
 	}
 }
 
+// Regression: the tenant prefix was cut off the lower-cased path whatever its case but off
+// the forwarded path only in lower case, so /Tenants/contoso/api/... had its allow rules
+// judged on /api/... while /Tenants/contoso/api/... went to Microsoft: the policy and the
+// upstream saw different paths. The prefix is lower case; any other case is no API path.
+func TestTenantPrefixCaseIsOnePath(t *testing.T) {
+	t.Parallel()
+	reached := make(chan string, 1)
+	env := startHostile(t, proxy.Options{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case reached <- r.URL.Path:
+		default:
+		}
+		_, _ = io.WriteString(w, `{"value":[]}`)
+	}))
+	req, _ := http.NewRequest("GET", env.gw.URL+"/Tenants/contoso/api/alerts", nil)
+	req.Header.Set("X-Tenant-ID", "contoso")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if code, _ := errCode(t, resp.Body); resp.StatusCode != http.StatusNotFound || code != "NotFound" {
+		t.Errorf("got %d %s, want 404 NotFound", resp.StatusCode, code)
+	}
+	select {
+	case p := <-reached:
+		t.Errorf("forwarded as %s", p)
+	default:
+	}
+}
+
 // Issue 14, finding 7: an upstream 101 gave the caller a raw pipe past policy, quota and
 // logging. It is a 502 now.
 func TestUpstreamUpgradeIs502(t *testing.T) {

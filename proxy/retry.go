@@ -28,8 +28,8 @@ type invalidator interface {
 	Invalidate(tenantID string, bad tokens.Token)
 }
 
-// errFamilyTimeout ends an attempt whose family's header timeout passed.
-var errFamilyTimeout = errors.New("family upstream timeout")
+// errAPITimeout ends an attempt whose API's header timeout (Limits.Timeout) passed.
+var errAPITimeout = errors.New("api upstream timeout")
 
 // retrier is the transport ReverseProxy calls. Everything that may send a request more than
 // once lives here: quota shaping, failover to the next endpoint, the 401 refresh-and-replay
@@ -73,15 +73,15 @@ func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	if d := c.api.Limits.Timeout; d > 0 && d < h.headerTimeout {
 		var tctx context.Context
 		tctx, cancel = context.WithCancelCause(ctx)
-		timer = time.AfterFunc(d, func() { cancel(errFamilyTimeout) })
+		timer = time.AfterFunc(d, func() { cancel(errAPITimeout) })
 		req = req.WithContext(tctx)
 	}
 	resp, err := rt.attempts(c, req, replayable, kept)
 	if timer != nil {
 		timer.Stop()
-		if err != nil || errors.Is(context.Cause(req.Context()), errFamilyTimeout) {
+		if err != nil || errors.Is(context.Cause(req.Context()), errAPITimeout) {
 			cancel(nil)
-			if err != nil && errors.Is(context.Cause(req.Context()), errFamilyTimeout) {
+			if err != nil && errors.Is(context.Cause(req.Context()), errAPITimeout) {
 				err = errUpstreamTimeout
 			}
 		} else {
@@ -168,7 +168,7 @@ func (rt *retrier) attempts(c *call, req *http.Request, replayable, kept bool) (
 		if h.links != nil {
 			if err := h.links.rewrite(resp, c); err != nil {
 				if ctx.Err() != nil {
-					return nil, err // the caller left, or the family's timeout passed
+					return nil, err // the caller left, or the API's timeout passed
 				}
 				if healthy { // a 5xx answer was reported already: one answer, one failure
 					h.routes.ReportFailure(c.ep)
@@ -328,7 +328,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// cancelOnClose releases a family timeout's context when the answer is done.
+// cancelOnClose releases an API timeout's context when the answer is done.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelCauseFunc
