@@ -46,15 +46,15 @@ func LoadSigningKey(path string) (*SigningKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	k, err := ParseSigningKey(b)
+	k, err := parseSigningKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}
 	return k, nil
 }
 
-// ParseSigningKey is LoadSigningKey on the PEM bytes themselves.
-func ParseSigningKey(pemBytes []byte) (*SigningKey, error) {
+// parseSigningKey is LoadSigningKey on the PEM bytes themselves.
+func parseSigningKey(pemBytes []byte) (*SigningKey, error) {
 	var block *pem.Block
 	for rest := pemBytes; ; {
 		block, rest = pem.Decode(rest)
