@@ -19,8 +19,8 @@ import (
 	"time"
 )
 
-// Path is where Debian's chromium package puts the browser.
-const Path = "/usr/bin/chromium"
+// chromiumPath is where Debian's chromium package puts the browser.
+const chromiumPath = "/usr/bin/chromium"
 
 // timeout bounds one browser run; it only stops a hung browser, it measures nothing.
 const timeout = 2 * time.Minute
@@ -28,7 +28,7 @@ const timeout = 2 * time.Minute
 // Browser returns the Chromium binary, or skips (fails in CI) when there is none.
 func Browser(t testing.TB) string {
 	t.Helper()
-	p := Path
+	p := chromiumPath
 	if _, err := os.Stat(p); err != nil {
 		lp, lerr := exec.LookPath("chromium")
 		if lerr != nil {
