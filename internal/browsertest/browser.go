@@ -42,8 +42,9 @@ func Browser(t testing.TB) string {
 	return p
 }
 
-// run starts headless Chromium with a fresh profile under t.TempDir(), no network but the
-// URL it is given, and the extra flags, and returns its standard output.
+// run starts headless Chromium with a fresh profile under t.TempDir(), its background
+// networking (updates, sync, extensions) off, and the extra flags, and returns its standard
+// output. The pages loaded are the tests' own loopback servers.
 func run(t testing.TB, extra ...string) []byte {
 	t.Helper()
 	bin := Browser(t)
