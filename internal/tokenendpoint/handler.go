@@ -164,9 +164,6 @@ func New(opts Options) (*Handler, error) {
 // ServeHTTP answers the endpoints listed in the package comment, for any Host.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// SigningKey is the key the Handler signs with (the generated one when Options.Key was nil).
-func (h *Handler) SigningKey() *SigningKey { return h.key }
-
 // base is scheme://host of the request, lower-cased host.
 func (h *Handler) base(r *http.Request) string {
 	scheme := h.scheme
