@@ -171,9 +171,6 @@ func writeNew(name string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// Certificate returns the CA's certificate.
-func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
-
 // CertPEM returns the CA's certificate in PEM, as written to ca.pem.
 func (ca *CA) CertPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
