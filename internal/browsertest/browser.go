@@ -19,8 +19,8 @@ import (
 	"time"
 )
 
-// Path is where Debian's chromium package puts the browser.
-const Path = "/usr/bin/chromium"
+// chromiumPath is where Debian's chromium package puts the browser.
+const chromiumPath = "/usr/bin/chromium"
 
 // timeout bounds one browser run; it only stops a hung browser, it measures nothing.
 const timeout = 2 * time.Minute
@@ -28,7 +28,7 @@ const timeout = 2 * time.Minute
 // Browser returns the Chromium binary, or skips (fails in CI) when there is none.
 func Browser(t testing.TB) string {
 	t.Helper()
-	p := Path
+	p := chromiumPath
 	if _, err := os.Stat(p); err != nil {
 		lp, lerr := exec.LookPath("chromium")
 		if lerr != nil {
@@ -42,8 +42,9 @@ func Browser(t testing.TB) string {
 	return p
 }
 
-// run starts headless Chromium with a fresh profile under t.TempDir(), no network but the
-// URL it is given, and the extra flags, and returns its standard output.
+// run starts headless Chromium with a fresh profile under t.TempDir(), its background
+// networking (updates, sync, extensions) off, and the extra flags, and returns its standard
+// output. The pages loaded are the tests' own loopback servers.
 func run(t testing.TB, extra ...string) []byte {
 	t.Helper()
 	bin := Browser(t)

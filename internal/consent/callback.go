@@ -162,12 +162,11 @@ func (h *Handler) land(ctx context.Context, alias, tenant, entraErr, entraDesc s
 		}
 		return v, res
 	}
-	if tenant == "" {
+	_, stateID, stateKnown := h.opts.Lookup(alias)
+	if tenant == "" && stateKnown {
 		// The legacy link's reply (response_type=code) names no tenant; the link itself named
 		// the state's tenant in its path, so that is where the admin signed in.
-		if _, id, ok := h.opts.Lookup(alias); ok {
-			tenant = id
-		}
+		tenant = stateID
 	}
 	if !guid.MatchString(tenant) {
 		v.Title = "No tenant in Entra's answer"
@@ -177,7 +176,7 @@ func (h *Handler) land(ctx context.Context, alias, tenant, entraErr, entraDesc s
 	tenant = strings.ToLower(tenant)
 	v.Tenant, res.TenantID = tenant, tenant
 
-	if _, id, ok := h.opts.Lookup(alias); ok && !strings.EqualFold(id, tenant) {
+	if stateKnown && !strings.EqualFold(stateID, tenant) {
 		// The link was made for another tenant: say nothing about that one, fetch nothing.
 		res.Mismatch = true
 		v.Title = "Consent given in a different tenant"

@@ -26,7 +26,6 @@ const caLifetime = 10 * 365 * 24 * time.Hour
 type CA struct {
 	cert *x509.Certificate
 	key  crypto.Signer
-	pem  []byte
 }
 
 // NewCA makes a new CA: an ECDSA P-256 key and a self-signed certificate valid for ten years,
@@ -70,7 +69,7 @@ func NewCA() (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca certificate: %w", err)
 	}
-	return &CA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+	return &CA{cert: cert, key: key}, nil
 }
 
 // LoadCA reads a CA from a PEM certificate file and a PEM private key file (PKCS#8, SEC 1 EC or
@@ -117,7 +116,7 @@ func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return nil, errors.New("ca key: does not match the certificate")
 	}
-	return &CA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}, nil
+	return &CA{cert: cert, key: key}, nil
 }
 
 func parseKey(der []byte) (crypto.Signer, error) {
@@ -148,7 +147,7 @@ func (ca *CA) WriteCA(dir string) error {
 	if err := writeNew(filepath.Join(dir, "ca-key.pem"), keyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := writeNew(filepath.Join(dir, "ca.pem"), ca.pem, 0o644); err != nil {
+	if err := writeNew(filepath.Join(dir, "ca.pem"), ca.CertPEM(), 0o644); err != nil {
 		os.Remove(filepath.Join(dir, "ca-key.pem"))
 		return err
 	}
@@ -172,11 +171,10 @@ func writeNew(name string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// Certificate returns the CA's certificate.
-func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
-
 // CertPEM returns the CA's certificate in PEM, as written to ca.pem.
-func (ca *CA) CertPEM() []byte { return append([]byte(nil), ca.pem...) }
+func (ca *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+}
 
 // Pool returns a new pool holding only the CA's certificate (for clients and tests that trust it).
 func (ca *CA) Pool() *x509.CertPool {

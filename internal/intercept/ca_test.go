@@ -169,7 +169,7 @@ func TestLeavesMintOncePerHostAndBeforeExpiry(t *testing.T) {
 	// The clock starts inside the CA's validity, derived from it: a fixed date failed every
 	// day after the hour the CA's NotBefore (its creation less an hour) passed it (the
 	// leaf then predates its CA and does not verify).
-	now := ca.Certificate().NotBefore.Add(2 * time.Hour)
+	now := ca.cert.NotBefore.Add(2 * time.Hour)
 	l := newLeaves(ca, 24*time.Hour, func() time.Time { return now })
 	ctx := t.Context()
 	done := make(chan error, 8)

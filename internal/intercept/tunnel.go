@@ -101,7 +101,7 @@ func (p *Proxy) interceptTunnel(w http.ResponseWriter, r *http.Request, t Tunnel
 	ctx := context.WithValue(context.Background(), tunnelKey{}, &t)
 	l := &oneConnListener{conn: tc, done: make(chan struct{})}
 	srv := &http.Server{
-		Handler: p.inner(t.Class),
+		Handler: p.inner(t),
 		// The client's headers arrive promptly or never: a tool inside a tunnel sends a
 		// whole request at once.
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -120,17 +120,15 @@ func (p *Proxy) interceptTunnel(w http.ResponseWriter, r *http.Request, t Tunnel
 		Dur("duration", time.Since(start)).Msg("tunnel closed")
 }
 
-// inner serves one request inside a tunnel: r.Host is the dialled name whatever the request
+// inner serves one request inside tunnel t: r.Host is the dialled name whatever the request
 // says, r.TLS is the tunnel's TLS state (set by http.Server).
-func (p *Proxy) inner(c Class) http.Handler {
+func (p *Proxy) inner(t Tunnel) http.Handler {
 	h := p.opts.API
-	if c == Login {
+	if t.Class == Login {
 		h = p.opts.Login
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if t, ok := r.Context().Value(tunnelKey{}).(*Tunnel); ok {
-			r.Host = t.Host
-		}
+		r.Host = t.Host
 		h.ServeHTTP(w, r)
 	})
 }

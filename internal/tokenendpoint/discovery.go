@@ -42,7 +42,7 @@ func (h *Handler) serveOpenID(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
 		"subject_types_supported":               []string{"pairwise"},
-		"id_token_signing_alg_values_supported": []string{h.key.Algorithm()},
+		"id_token_signing_alg_values_supported": []string{h.key.method.Alg()},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"grant_types_supported":                 []string{"client_credentials"},

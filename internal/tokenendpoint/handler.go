@@ -113,12 +113,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Tenant == nil {
 		return nil, errors.New("tokenendpoint: Options.Tenant is required")
 	}
-	switch {
-	case opts.Lifetime < 0 || opts.Lifetime > MaxLifetime:
-		return nil, fmt.Errorf("tokenendpoint: lifetime %s: must be between 1s and %s", opts.Lifetime, MaxLifetime)
-	case opts.Lifetime == 0:
+	if opts.Lifetime == 0 {
 		opts.Lifetime = DefaultLifetime
-	case opts.Lifetime < time.Second:
+	}
+	if opts.Lifetime < time.Second || opts.Lifetime > MaxLifetime {
 		return nil, fmt.Errorf("tokenendpoint: lifetime %s: must be between 1s and %s", opts.Lifetime, MaxLifetime)
 	}
 	if opts.Scheme != "" && opts.Scheme != "http" && opts.Scheme != "https" {
@@ -165,9 +163,6 @@ func New(opts Options) (*Handler, error) {
 
 // ServeHTTP answers the endpoints listed in the package comment, for any Host.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-// SigningKey is the key the Handler signs with (the generated one when Options.Key was nil).
-func (h *Handler) SigningKey() *SigningKey { return h.key }
 
 // base is scheme://host of the request, lower-cased host.
 func (h *Handler) base(r *http.Request) string {

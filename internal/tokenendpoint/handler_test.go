@@ -443,15 +443,15 @@ func TestVerify(t *testing.T) {
 
 	other, _ := GenerateSigningKey()
 	forged := *other
-	forged.kid = f.h.SigningKey().KeyID() // another key claiming this one's kid
+	forged.kid = f.h.key.kid // another key claiming this one's kid
 	now := f.clock.Now().Unix()
 	claims := &jwtClaims{Aud: mdeRes, Iat: now, Nbf: now, Exp: now + 3600, Sub: "soc", Tid: contosoID, AppID: "x"}
 	forgedTok, _ := forged.sign(claims)
 	otherTok, _ := other.sign(claims)
 	parts := strings.Split(tok, ".")
 	tampered := parts[0] + "." + strings.TrimRight(b64([]byte(`{"aud":"`+mdeRes+`","sub":"admin","tid":"`+fabrikamID+`","iat":1,"nbf":1,"exp":9999999999}`)), "=") + "." + parts[2]
-	none := b64([]byte(`{"alg":"none","typ":"JWT","kid":"`+f.h.SigningKey().KeyID()+`"}`)) + "." + parts[1] + "."
-	noTenant, _ := f.h.SigningKey().sign(&jwtClaims{Aud: mdeRes, Iat: now, Nbf: now, Exp: now + 3600, Sub: "soc"})
+	none := b64([]byte(`{"alg":"none","typ":"JWT","kid":"`+f.h.key.kid+`"}`)) + "." + parts[1] + "."
+	noTenant, _ := f.h.key.sign(&jwtClaims{Aud: mdeRes, Iat: now, Nbf: now, Exp: now + 3600, Sub: "soc"})
 
 	for _, tc := range []struct {
 		name string

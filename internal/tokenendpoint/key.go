@@ -25,7 +25,7 @@ type SigningKey struct {
 	private crypto.Signer
 	public  crypto.PublicKey
 	method  jwt.SigningMethod
-	kid     string
+	kid     string            // the RFC 7638 JWK thumbprint: the same on every replica with this key
 	jwk     map[string]string // the public key as a JWK, kid and alg included
 }
 
@@ -46,15 +46,15 @@ func LoadSigningKey(path string) (*SigningKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	k, err := ParseSigningKey(b)
+	k, err := parseSigningKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}
 	return k, nil
 }
 
-// ParseSigningKey is LoadSigningKey on the PEM bytes themselves.
-func ParseSigningKey(pemBytes []byte) (*SigningKey, error) {
+// parseSigningKey is LoadSigningKey on the PEM bytes themselves.
+func parseSigningKey(pemBytes []byte) (*SigningKey, error) {
 	var block *pem.Block
 	for rest := pemBytes; ; {
 		block, rest = pem.Decode(rest)
@@ -111,12 +111,6 @@ func newSigningKey(key any) (*SigningKey, error) {
 	k.jwk["alg"] = k.method.Alg()
 	return k, nil
 }
-
-// KeyID is the key's "kid": its RFC 7638 JWK thumbprint, the same on every replica with this key.
-func (k *SigningKey) KeyID() string { return k.kid }
-
-// Algorithm is "ES256" or "RS256".
-func (k *SigningKey) Algorithm() string { return k.method.Alg() }
 
 // thumbprint is the RFC 7638 SHA-256 thumbprint of a public JWK (only its required members).
 func thumbprint(jwk map[string]string) string {

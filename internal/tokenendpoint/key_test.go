@@ -59,12 +59,12 @@ func TestLoadSigningKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k.Algorithm() != tc.alg || k.KeyID() == "" {
-				t.Fatalf("alg %s kid %q", k.Algorithm(), k.KeyID())
+			if k.method.Alg() != tc.alg || k.kid == "" {
+				t.Fatalf("alg %s kid %q", k.method.Alg(), k.kid)
 			}
 			// The same key file gives the same kid (replicas share it).
 			k2, _ := LoadSigningKey(p)
-			if k2.KeyID() != k.KeyID() {
+			if k2.kid != k.kid {
 				t.Errorf("kid differs between loads")
 			}
 			// A token it signs goes through a Handler and verifies.
@@ -78,7 +78,7 @@ func TestLoadSigningKey(t *testing.T) {
 			}
 			_, jwks := get(t, f, "/common/discovery/keys")
 			jwk := jwks["keys"].([]any)[0].(map[string]any)
-			if jwk["kid"] != k.KeyID() || jwk["alg"] != tc.alg {
+			if jwk["kid"] != k.kid || jwk["alg"] != tc.alg {
 				t.Errorf("jwk %v", jwk)
 			}
 		})

@@ -121,8 +121,8 @@ func otlpEnv(key string) (name, value string) {
 func exportURL(endpoint string) (string, error) {
 	if endpoint != "" {
 		u, err := url.Parse(endpoint)
-		if err != nil {
-			return "", fmt.Errorf("tracing.otlp_endpoint: %w", err)
+		if err != nil { // not wrapped: url.Parse's error quotes the value, which may hold a token
+			return "", errors.New("tracing.otlp_endpoint is not a URL")
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
 		return u.String(), nil

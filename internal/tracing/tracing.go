@@ -50,8 +50,8 @@ type Provider struct {
 	tracer trace.Tracer
 }
 
-// Enabled reports whether opts turn tracing on.
-func Enabled(opts Options) bool {
+// enabled reports whether opts turn tracing on.
+func enabled(opts Options) bool {
 	return opts.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" ||
 		os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
@@ -59,7 +59,7 @@ func Enabled(opts Options) bool {
 // New starts a Provider, or returns nil when opts turn tracing off. Nothing is sent until a
 // span ends; an unreachable collector is logged, never fatal.
 func New(opts Options) (*Provider, error) {
-	if !Enabled(opts) {
+	if !enabled(opts) {
 		return nil, nil
 	}
 	client, err := newOTLPClient(opts)
