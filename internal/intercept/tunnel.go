@@ -10,10 +10,12 @@ import (
 	"time"
 )
 
-// Tunnel describes the CONNECT a request inside an intercepted tunnel arrived through. The
-// handlers get it from TunnelFrom(r.Context()); it is request-scoped data set by this package,
-// the one way the caller named in the CONNECT's Proxy-Authorization reaches them (the requests
-// inside the tunnel carry no proxy headers).
+// Tunnel describes the CONNECT a request inside an intercepted tunnel arrived through. A
+// handler that needs it gets it from TunnelFrom(r.Context()): request-scoped data set by this
+// package, and the only way the caller named in the CONNECT's Proxy-Authorization reaches a
+// handler (the requests inside the tunnel carry no proxy headers). The gateway does not use
+// it: the requests inside a tunnel carry their own credentials (a gateway token or a key),
+// and those decide who the caller is.
 type Tunnel struct {
 	// Host is the name the client dialled (lower case), which is also the request's r.Host
 	// and the name its TLS certificate was minted for.
