@@ -204,6 +204,10 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 3: cloud.regions.global: must not have a query or fragment`}},
 		{name: "region empty", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu:") + minimal,
 			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
+		// Regression (issue 14, item 9): an invalid region name was repeated in its key.
+		{name: "region name invalid", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    'S3cr3t~x': http://eu.api.example") + minimal,
+			want: []string{`line 2: cloud.regions: has an invalid region name (use letters, digits, '.', '_' and '-')`},
+			not:  []string{"S3cr3t"}},
 		{name: "regions without global", yaml: lines("cloud:", "  regions:", "    eu: https://eu.api.example") + minimal,
 			want: []string{`line 2: cloud.regions: has no "global" entry; it is required when regions are set`},
 			// routing.region defaults to global; that is not reported a second time.
