@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mdegate/mdegate/internal/intercept"
+	"github.com/mdegate/mdegate/routing"
 )
 
 // DefaultPassthrough is intercept.passthrough when the key is absent: the storage hosts of
@@ -76,7 +77,11 @@ func (c *Config) validateIntercept(ps *problems) {
 			ps.add(fmt.Sprintf("intercept.passthrough[%d]", j), "is not a host, host:port or *.domain pattern")
 		}
 	}
-	if _, err := intercept.CloudHosts(c.Cloud.Name); err != nil && c.Cloud.Name != "" {
-		ps.add("intercept", "the proxy mode knows no hosts of cloud %q", c.Cloud.Name)
+	// An unknown cloud.name is reported at cloud.name; this catches a cloud routing knows and
+	// the proxy mode does not.
+	if _, known := routing.LookupCloud(c.Cloud.Name); known {
+		if _, err := intercept.CloudHosts(c.Cloud.Name); err != nil {
+			ps.add("intercept", "the proxy mode knows no hosts of cloud %q", c.Cloud.Name)
+		}
 	}
 }
