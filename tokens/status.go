@@ -21,7 +21,8 @@ const (
 	StateExpired State = "expired"
 )
 
-// Status is a read-only view of one tenant's token state. It never holds the token.
+// Status is a read-only view of one tenant's token state for one resource. It never holds
+// the token.
 type Status struct {
 	// State is ok, failing, expired or never.
 	State State
