@@ -55,11 +55,6 @@ func (a *Apps) Statuses(tenantID string) []ResourceStatus {
 	return a.Source(tenantID).Statuses(tenantID)
 }
 
-// StatusFor reports the tenant's token state for one resource (see Source.StatusFor).
-func (a *Apps) StatusFor(tenantID, resource string) Status {
-	return a.Source(tenantID).StatusFor(tenantID, resource)
-}
-
 // Invalidate drops the tenant's token if it is still bad (see Source.Invalidate).
 func (a *Apps) Invalidate(tenantID string, bad Token) {
 	a.Source(tenantID).Invalidate(tenantID, bad)

@@ -255,10 +255,11 @@ func (s *Source) token(ctx context.Context, r *resource, tenantID string) (Token
 // Invalidate drops the tenant's token if it is still the one given (the upstream refused it),
 // whichever resource it is for, so the next Token or TokenFor call fetches a fresh one. A
 // token already replaced is left alone, so many callers reporting the same bad token cause
-// one fetch. A tenant's token is dropped at most once per MinInvalidateInterval: an upstream
-// that refuses every token (a revoked consent, a missing role) would otherwise turn each call
-// into a token request and get the tenant throttled by Entra (issue 14, finding 10); within
-// the interval the 401s pass on.
+// one fetch. A (tenant, resource)'s token is dropped at most once per MinInvalidateInterval,
+// each resource counting on its own as it has its own token: an upstream that refuses every
+// token (a revoked consent, a missing role) would otherwise turn each call into a token
+// request and get the tenant throttled by Entra (issue 14, finding 10); within the interval
+// the 401s pass on.
 func (s *Source) Invalidate(tenantID string, bad Token) {
 	s.resources.Range(func(_, v any) bool {
 		ev, ok := v.(*resource).entries.Load(tenantID)
@@ -284,7 +285,7 @@ func (s *Source) Invalidate(tenantID string, bad Token) {
 }
 
 // MinInvalidateInterval is the least time between two forced token fetches of one tenant
-// (see Invalidate).
+// for one resource (see Invalidate).
 const MinInvalidateInterval = 30 * time.Second
 
 // Close stops background refreshes and waits for them. Token calls after Close fail.

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,7 +21,8 @@ const (
 	StateExpired State = "expired"
 )
 
-// Status is a read-only view of one tenant's token state. It never holds the token.
+// Status is a read-only view of one tenant's token state for one resource. It never holds
+// the token.
 type Status struct {
 	// State is ok, failing, expired or never.
 	State State
@@ -62,18 +64,18 @@ type ResourceStatus struct {
 // asked one for: Token's resource always, first; the others sorted.
 func (s *Source) Statuses(tenantID string) []ResourceStatus {
 	out := []ResourceStatus{{Resource: s.def.name, Status: s.Status(tenantID)}}
-	var others []string
+	var others []*resource
 	s.resources.Range(func(_, v any) bool {
 		if r := v.(*resource); r != s.def {
 			if _, ok := r.entries.Load(tenantID); ok {
-				others = append(others, r.name)
+				others = append(others, r)
 			}
 		}
 		return true
 	})
-	slices.Sort(others)
-	for _, name := range others {
-		out = append(out, ResourceStatus{Resource: name, Status: s.StatusFor(tenantID, name)})
+	slices.SortFunc(others, func(a, b *resource) int { return strings.Compare(a.name, b.name) })
+	for _, r := range others {
+		out = append(out, ResourceStatus{Resource: r.name, Status: s.status(r, tenantID)})
 	}
 	return out
 }

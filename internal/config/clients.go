@@ -90,9 +90,10 @@ func (c *Config) validateClients(ps *problems) {
 			}
 		}
 		if d := cl.DefaultTenant; d != "" {
-			if c.TenantIndex(d) < 0 {
+			switch di := c.TenantIndex(d); {
+			case di < 0:
 				ps.add(key+".default_tenant", "is not the name or id of a configured tenant")
-			} else if !slices.Contains(cl.Tenants, "*") && !slices.ContainsFunc(cl.Tenants, func(t string) bool { return c.TenantIndex(t) == c.TenantIndex(d) }) {
+			case !slices.Contains(cl.Tenants, "*") && !slices.ContainsFunc(cl.Tenants, func(t string) bool { return c.TenantIndex(t) == di }):
 				ps.add(key+".default_tenant", "is not among the client's tenants")
 			}
 		}

@@ -88,7 +88,10 @@ func (c *CloudConfig) validate(ps *problems) {
 	for _, name := range sortedKeys(c.Regions) {
 		key := "cloud.regions." + name
 		if !namePattern.MatchString(name) {
-			ps.add(key, "region name is invalid (use letters, digits, '.', '_' and '-')")
+			// Not named, nor its URL checked under its key: it may be a secret pasted a line off
+			// (issue 14, item 9).
+			ps.add("cloud.regions", "has an invalid region name (use letters, digits, '.', '_' and '-')")
+			continue
 		}
 		if msg := checkHTTPSURL(c.Regions[name], true); msg != "" {
 			ps.add(key, "%s", msg)

@@ -204,6 +204,10 @@ func TestParseConfigProblems(t *testing.T) {
 			want: []string{`line 3: cloud.regions.global: must not have a query or fragment`}},
 		{name: "region empty", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    eu:") + minimal,
 			want: []string{`line 4: cloud.regions.eu: is not an https URL`}},
+		// Regression (issue 14, item 9): an invalid region name was repeated in its key.
+		{name: "region name invalid", yaml: lines("cloud:", "  regions:", "    global: https://api.example", "    'S3cr3t~x': http://eu.api.example") + minimal,
+			want: []string{`line 2: cloud.regions: has an invalid region name (use letters, digits, '.', '_' and '-')`},
+			not:  []string{"S3cr3t"}},
 		{name: "regions without global", yaml: lines("cloud:", "  regions:", "    eu: https://eu.api.example") + minimal,
 			want: []string{`line 2: cloud.regions: has no "global" entry; it is required when regions are set`},
 			// routing.region defaults to global; that is not reported a second time.
@@ -929,12 +933,18 @@ func TestTokenEndpointAndIntercept(t *testing.T) {
 		{"token_endpoint: {enabled: true, lifetime: 25h}\n", "token_endpoint.lifetime: 25h0m0s is out of range"},
 		{"token_endpoint: {enabled: true, signing_key_file: /nonexistent/key.pem}\n", "token_endpoint.signing_key_file: signing key"},
 		{"token_endpoint: {enabled: true}\nintercept: {ca_cert_file: x.pem}\n", "intercept.ca_key_file: is required"},
-		{"token_endpoint: {enabled: true}\n" + strings.TrimSuffix(withCA, "}\n") + ", passthrough: [\"a b\"]}\n", "intercept.passthrough: passthrough pattern"},
+		{"token_endpoint: {enabled: true}\n" + strings.TrimSuffix(withCA, "}\n") + ", passthrough: [\"a b\"]}\n", "intercept.passthrough[0]: is not a host, host:port or *.domain pattern"},
 	} {
 		_, err := Parse(strings.NewReader(base+tc.yaml), "t.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.yaml, err, tc.want)
 		}
+	}
+	// Regression (issue 14, item 9): the passthrough problem quoted the pattern, which may be
+	// a secret pasted in the wrong place.
+	_, err = Parse(strings.NewReader(base+"token_endpoint: {enabled: true}\n"+strings.TrimSuffix(withCA, "}\n")+", passthrough: [\"s3cr3t value\"]}\n"), "t.yaml")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("got %v, want a refusal that does not repeat the pattern", err)
 	}
 	cfg, err = Parse(strings.NewReader(base+"token_endpoint: {enabled: true}\n"+withCA), "t.yaml")
 	if err != nil || cfg.Resolved.InterceptCA == nil {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/url"
 	"os"
 	"strings"
 
@@ -57,11 +56,8 @@ func (c *Config) ConsentRedirectURI(app *AppConfig) string {
 	if app.RedirectURI != "" {
 		return app.RedirectURI
 	}
-	if c.PublicURL == "" {
-		return ""
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil {
+	u := c.PublicBaseURL() // a fresh copy: changing it changes nothing else
+	if u == nil {
 		return ""
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + consent.CallbackPath

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/mdegate/mdegate/internal/intercept"
+	"github.com/mdegate/mdegate/routing"
 )
 
 // DefaultPassthrough is intercept.passthrough when the key is absent: the storage hosts of
@@ -67,10 +70,18 @@ func (c *Config) validateIntercept(ps *problems) {
 	if !c.TokenEndpoint.Enabled {
 		ps.add("intercept", "needs token_endpoint.enabled: true (tools in proxy mode get their tokens from the gateway's token endpoint)")
 	}
-	if _, err := intercept.New(intercept.Options{Passthrough: i.PassthroughHosts()}); err != nil {
-		ps.add("intercept.passthrough", "%s", err.Error())
+	// Each pattern on its own, so the problem names its index: intercept's error quotes the
+	// pattern, and a value outside the fixed vocabulary is never repeated (issue 14, item 9).
+	for j, p := range i.Passthrough {
+		if _, err := intercept.New(intercept.Options{Passthrough: []string{p}}); err != nil {
+			ps.add(fmt.Sprintf("intercept.passthrough[%d]", j), "is not a host, host:port or *.domain pattern")
+		}
 	}
-	if _, err := intercept.CloudHosts(c.Cloud.Name); err != nil && c.Cloud.Name != "" {
-		ps.add("intercept", "the proxy mode knows no hosts of cloud %q", c.Cloud.Name)
+	// An unknown cloud.name is reported at cloud.name; this catches a cloud routing knows and
+	// the proxy mode does not.
+	if _, known := routing.LookupCloud(c.Cloud.Name); known {
+		if _, err := intercept.CloudHosts(c.Cloud.Name); err != nil {
+			ps.add("intercept", "the proxy mode knows no hosts of cloud %q", c.Cloud.Name)
+		}
 	}
 }

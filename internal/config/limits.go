@@ -81,6 +81,24 @@ func (f FamilyConfig) validate(ps *problems, key string) {
 	}
 }
 
+// validateOverrides checks limits.families or limits.apis (section): each name must be one
+// of known (what says what they are, for the message), and each override's values valid. A name
+// outside known is named, in the key, only when it looks like a key, as the walker does for
+// unknown keys: anything else may be a secret pasted a line off (issue 14, item 9).
+func validateOverrides(ps *problems, section string, m map[string]FamilyConfig, known []string, what string) {
+	for _, name := range sortedKeys(m) {
+		key := section + "." + name
+		switch {
+		case oneOf(name, known):
+			m[name].validate(ps, key)
+		case keyLike.MatchString(name):
+			ps.add(key, "is not %s", what)
+		default:
+			ps.add(section, "has a name that is not %s", what)
+		}
+	}
+}
+
 // RedisConfig is limits.redis: the quota state shared between gateway replicas through Redis
 // (proxy.RedisLimiter).
 type RedisConfig struct {
@@ -109,17 +127,9 @@ func (c *Config) validateLimits(ps *problems) {
 	if l.MaxWait < 0 {
 		ps.add("limits.max_wait", "%v is negative", l.MaxWait)
 	}
-	known := proxy.FamilyNames()
-	for _, name := range sortedKeys(l.Families) {
-		key := "limits.families." + name
-		f := l.Families[name]
-		if !oneOf(name, known) {
-			ps.add(key, "is not an API family (known: %s)", strings.Join(known, ", "))
-			continue
-		}
-		f.validate(ps, key)
-	}
-	l.validateAPIs(ps)
+	families := proxy.FamilyNames()
+	validateOverrides(ps, "limits.families", l.Families, families, "an API family (known: "+strings.Join(families, ", ")+")")
+	validateOverrides(ps, "limits.apis", l.APIs, proxy.APINames(), "an API name (`mdegate apis` lists them)")
 	if l.MaxBody < 0 && l.MaxBody != -1 {
 		ps.add("limits.max_body", "%d: use a size in bytes, or -1 for no cap", l.MaxBody)
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/mdegate/mdegate/proxy"
 )
 
-// limits.apis.NAME: every problem named by its key; an unknown name is repeated (the names are
-// a fixed vocabulary) and the message says where the names are listed.
+// limits.apis.NAME: every problem named by its key; an unknown name that looks like a key is
+// repeated, and the message says where the names are listed.
 func TestLimitsAPIsProblems(t *testing.T) {
 	t.Parallel()
 	text := lines("limits:", "  apis:", "    run_liveresponse: {per_minute: 10}",
@@ -27,6 +27,19 @@ func TestLimitsAPIsProblems(t *testing.T) {
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("got %q,\nwant substring %q", got, w)
+		}
+	}
+}
+
+// Regression (issue 14, item 9): an unknown limits.apis or limits.families name was repeated
+// in the problem's key whatever it looked like, so a secret pasted there reached the log. Like
+// an unknown key, it is named only when it looks like a key.
+func TestLimitsUnknownNameNotEchoed(t *testing.T) {
+	t.Parallel()
+	for _, section := range []string{"apis", "families"} {
+		_, err := parse(t, lines("limits:", "  "+section+":", "    S3cr3t~Value.x: {per_minute: 10}")+minimal)
+		if err == nil || strings.Contains(err.Error(), "S3cr3t") || !strings.Contains(err.Error(), "line 2: limits."+section+": has a name that is not an API") {
+			t.Errorf("%s: got %v, want a problem at limits.%s that does not repeat the name", section, err, section)
 		}
 	}
 }
