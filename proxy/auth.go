@@ -104,10 +104,10 @@ func newAuth(clients []Client, routes *routing.Table) (*auth, error) {
 			c.rules = readOnly
 			c.notAllowed = "it is read-only (no allow list: GET and HEAD only)"
 		} else {
-			for _, s := range cc.Allow {
+			for j, s := range cc.Allow {
 				r, err := parseRule(s)
 				if err != nil {
-					return nil, fmt.Errorf("clients[%d] %s: allow: %w", i, cc.Name, err)
+					return nil, fmt.Errorf("clients[%d] %s: allow[%d]: %w", i, cc.Name, j, err)
 				}
 				c.rules = append(c.rules, r)
 			}

@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"fmt"
+	"errors"
 	"net/url"
 	"path"
 	"strings"
@@ -95,16 +95,16 @@ func parseRule(s string) (rule, error) {
 	m, p, ok := strings.Cut(s, " ")
 	p = strings.TrimSpace(p)
 	if !ok || m == "" || p == "" {
-		return rule{}, fmt.Errorf("%q is not \"METHOD /path\" or \"*\"", s)
+		return rule{}, errors.New(`is not "METHOD /path" or "*"`)
 	}
 	if m != "*" && !isMethod(m) {
-		return rule{}, fmt.Errorf("%q: %q is not an HTTP method", s, m)
+		return rule{}, errors.New("does not start with an HTTP method")
 	}
 	if p != "*" && !strings.HasPrefix(p, "/") {
-		return rule{}, fmt.Errorf("%q: the path must start with /", s)
+		return rule{}, errors.New("the path must start with /")
 	}
 	if base := strings.TrimRight(p, "*"); p != "*" && base != path.Clean(base) && base != path.Clean(base)+"/" {
-		return rule{}, fmt.Errorf("%q: the path must be clean (no //, . or .. segments)", s)
+		return rule{}, errors.New("the path must be clean (no //, . or .. segments)")
 	}
 	r := rule{text: s, method: strings.ToUpper(m), path: strings.ToLower(p)}
 	if r.method == "*" {

@@ -91,3 +91,18 @@ func TestCallerDefaultTenantProblems(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14, finding 9: an allow entry is never repeated in its problem, so a secret pasted
+// there does not reach the log of a refused reload.
+func TestAllowProblemEchoesNoValue(t *testing.T) {
+	t.Parallel()
+	const pasted = "Zx9~qRsecretValue42"
+	sum := strings.Repeat("a", 64)
+	_, err := Parse(strings.NewReader(minimal+"clients: [{name: a, key_sha256: "+sum+", tenants: [contoso], allow: [\""+pasted+"\", \"PASTE"+pasted+" /x\"]}]\n"), "t.yaml")
+	if err == nil {
+		t.Fatal("a bad allow entry was accepted")
+	}
+	if msg := err.Error(); strings.Contains(msg, pasted) || !strings.Contains(msg, "clients[0].allow[0]") || !strings.Contains(msg, "clients[0].allow[1]") {
+		t.Errorf("problems:\n%s", msg)
+	}
+}
