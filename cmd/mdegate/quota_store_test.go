@@ -299,7 +299,9 @@ func TestReloadQuotaStore(t *testing.T) {
 	if q := readyz(t, g)["quota"]; q != "local" {
 		t.Fatalf("/readyz quota %v, want local", q)
 	}
-	g.writeConfig(t, "127.0.0.1:0", fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q}\n", url, prefix))
+	// timeout: 2s as in the other tests here: a call that missed the default 50 ms on a busy
+	// machine would be decided locally and leave no state in Redis to find.
+	g.writeConfig(t, "127.0.0.1:0", fmt.Sprintf("limits:\n  redis: {url: %q, key_prefix: %q, timeout: 2s}\n", url, prefix))
 	if !g.reload(t) {
 		t.Fatalf("reload to limits.redis refused:\n%s", g.logs)
 	}
