@@ -184,8 +184,8 @@ func benchHandlerOnly(b *testing.B, withMetrics bool) {
 }
 
 // benchSource is a token source against an emulated Entra that knows tenants; both are closed
-// when the benchmark ends.
-func benchSource(b *testing.B, tenants []emulator.Tenant) *tokens.Source {
+// when the benchmark or test ends.
+func benchSource(b testing.TB, tenants []emulator.Tenant) *tokens.Source {
 	b.Helper()
 	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}}, Tenants: tenants})
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/mdegate/mdegate/internal/emulator"
 	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/routing"
-	"github.com/mdegate/mdegate/tokens"
 )
 
 // seen is what one loopback upstream received: the path and the token's audience per call.
@@ -58,18 +57,7 @@ func (s *seen) take() []string {
 // Graph, with real tokens from the emulator's Entra.
 func surfaceGateway(t *testing.T, opts proxy.Options) (gw string, mde, graph *seen) {
 	t.Helper()
-	emu, err := emulator.Start(emulator.Options{Apps: []emulator.App{{ClientID: benchClient, Secret: "s"}},
-		Tenants: []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
-	src, err := tokens.New(tokens.Options{Authority: emu.LoginURL(), ClientID: benchClient, Secret: "s",
-		Scope: "https://api.securitycenter.microsoft.com/.default", HTTPClient: emu.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Close)
+	src := benchSource(t, []emulator.Tenant{{ID: tenantID(0), Name: "t0", Consented: true}})
 	mde, graph = &seen{}, &seen{}
 	mdeSrv, graphSrv := httptest.NewTLSServer(http.HandlerFunc(mde.handler)), httptest.NewTLSServer(http.HandlerFunc(graph.handler))
 	t.Cleanup(mdeSrv.Close)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +22,6 @@ const (
 	tailspin  = "3a4b5c6d-7e8f-4a0b-8c1d-2e3f4a5b6c7d"
 	woodgrove = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
 )
-
-// fakeClock is an emulator clock a test moves forward.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // federation is an external identity provider (an AKS cluster's OIDC issuer) trusted by the
 // demo app, and the token file it writes.
@@ -95,7 +76,7 @@ func (f *federation) write(t *testing.T, g *testGateway, from time.Time, life ti
 // an expired one is reported with Entra's code.
 func TestWorkloadIdentityTokenFileRotation(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Now()}
+	clock := emulator.NewClock(time.Now())
 	fed := newFederation(t)
 	fed.write(t, nil, clock.Now(), time.Hour)
 	emu := startEmulator(t, "", fed.trust, func(o *emulator.Options) {
@@ -119,7 +100,7 @@ func TestWorkloadIdentityTokenFileRotation(t *testing.T) {
 
 	// 2. Two hours later the first assertion has expired; the kubelet rotated the file. A new
 	// tenant's token request must use the new file content.
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	fed.write(t, g, clock.Now(), time.Hour)
 	if resp, body := g.do(t, "GET", "/api/alerts", "fabrikam", nil); resp.StatusCode != 200 {
 		t.Fatalf("fabrikam after rotation: %d %s (the file was not re-read?)", resp.StatusCode, body)

@@ -63,22 +63,7 @@ func checkClosed(t *testing.T, resp *http.Response, br *bufio.Reader) {
 // getWith GETs url with the header pairs hdr and returns the status and the body.
 func getWith(t *testing.T, url string, hdr ...string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := getURL(t, url, hdr...)
 	return resp.StatusCode, string(b), resp.Header
 }
 

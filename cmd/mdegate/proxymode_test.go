@@ -237,21 +237,10 @@ func TestProxyModeMSALGo(t *testing.T) {
 	}
 }
 
-// postToken asks the gateway's token endpoint directly (v2, form secret).
+// postToken asks the gateway's token endpoint directly (v2, form secret) for MDE.
 func postToken(t *testing.T, client *http.Client, base, tenant, secret string) (int, map[string]any) {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {toolClientID}, "client_secret": {secret},
-		"scope": {"https://api.securitycenter.microsoft.com/.default"}}
-	resp, err := client.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, m
+	return postScopeWith(t, client, base, tenant, secret, "https://api.securitycenter.microsoft.com/.default")
 }
 
 // The token endpoint on the gateway's own listener, and gateway tokens on the forward path:
@@ -497,8 +486,14 @@ func TestProxyModeSNI(t *testing.T) {
 // postScope asks the token endpoint for scope with the v2 grant and returns status and body.
 func postScope(t *testing.T, base, tenant, secret, scope string) (int, map[string]any) {
 	t.Helper()
+	return postScopeWith(t, http.DefaultClient, base, tenant, secret, scope)
+}
+
+// postScopeWith is postScope through client.
+func postScopeWith(t *testing.T, client *http.Client, base, tenant, secret, scope string) (int, map[string]any) {
+	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {toolClientID}, "client_secret": {secret}, "scope": {scope}}
-	resp, err := http.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", form)
+	resp, err := client.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}

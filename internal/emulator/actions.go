@@ -91,9 +91,6 @@ var actionKinds = map[string]string{
 	"runliveresponse":             "LiveResponse",
 }
 
-// isolate serves POST /api/machines/{id}/isolate and /unisolate.
-func (e *Emulator) isolate(c *call) { e.machineAction(c) }
-
 // machineAction serves POST /api/machines/{id}/{action} with the body MDE wants for it.
 func (e *Emulator) machineAction(c *call) {
 	kind := actionKinds[strings.ToLower(c.args[2])]

@@ -91,7 +91,7 @@ func graphAlert(t *tenant, a alert) graphAlertV2 {
 	}
 }
 
-func (t *tenant) incident(i int, a alert) xdrIncident {
+func (t *tenant) incident(a alert) xdrIncident {
 	return xdrIncident{
 		IncidentID: a.IncidentID, IncidentURI: fmt.Sprintf("https://security.microsoft.com/incidents/%d", a.IncidentID),
 		IncidentName: a.Title, CreatedTime: a.AlertCreationTime, LastUpdateTime: a.LastUpdateTime,
@@ -109,7 +109,7 @@ func (e *Emulator) incidentsOf(c *call, keep func(i int) bool) listing {
 			idx = append(idx, i)
 		}
 	}
-	inc := func(j int) xdrIncident { return c.t.incident(idx[j], alerts.item(idx[j]).(alert)) }
+	inc := func(j int) xdrIncident { return c.t.incident(alerts.item(idx[j]).(alert)) }
 	if !c.graph {
 		return listing{context: "/api/$metadata#Incidents", path: "/api/incidents", n: len(idx),
 			item: func(j int) any { return inc(j) }, fields: incidentFields, pageSize: e.pageSize, maxTop: 100}
@@ -134,6 +134,7 @@ func (e *Emulator) getIncident(c *call) {
 	for i := 0; i < c.t.machines; i++ {
 		if strconv.Itoa(c.t.alert(i).IncidentID) == c.args[1] {
 			found = i
+			break
 		}
 	}
 	if found < 0 {
