@@ -58,9 +58,8 @@ func (gw *gateway) proxyAuthenticate(_, password string) (string, bool) {
 
 // serveLogin serves a request inside a tunnel to a login host: the token endpoint.
 func (gw *gateway) serveLogin(w http.ResponseWriter, r *http.Request) {
-	g := gw.acquire()
+	g := gw.acquireOrRefuse(w)
 	if g == nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer g.release()
@@ -73,9 +72,8 @@ func (gw *gateway) serveLogin(w http.ResponseWriter, r *http.Request) {
 
 // serveAPI serves a request inside a tunnel to a Defender API host: the forward path.
 func (gw *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
-	g := gw.acquire()
+	g := gw.acquireOrRefuse(w)
 	if g == nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer g.release()
