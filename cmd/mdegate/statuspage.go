@@ -191,13 +191,9 @@ func (gw *gateway) consentLink(cfg *config.Config, i int, tn *routing.Tenant) st
 			return ""
 		}
 	}
-	t := cfg.Tenants[i]
-	app := cfg.AppOf(t)
-	uri := cfg.ConsentRedirectURI(app)
-	legacy, v2 := consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
-	link := legacy
-	if uri != "" {
-		link = v2
+	legacy, link := tenantConsentLinks(cfg, cfg.Tenants[i], "")
+	if link == "" {
+		link = legacy
 	}
 	return withState(link, gw.signer, tn.Name, defaultStateTTL)
 }
