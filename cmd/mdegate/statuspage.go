@@ -18,7 +18,8 @@ import (
 // The status page (issue 19) at / of admin_listen: the gateway's live state as
 // internal/statuspage's Snapshot, filled on each request from the current generation, the
 // token source, the per-tenant call counters (callBook), the region table and the reload
-// history (reloadBook). It is never served on the main listener.
+// history (reloadBook). The caller-facing listeners show it only to an admin caller
+// (gateway.ServeHTTP).
 
 // callBook counts each tenant's calls of the last five minutes for the status page. It sits
 // in front of the Prometheus registry as the proxy's Metrics, so the hot path costs a map
