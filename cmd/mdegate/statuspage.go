@@ -111,7 +111,7 @@ func (rb *reloadBook) refusedWith(err error, at time.Time) {
 
 // statusSnapshot is the status page's Snapshot of the current generation.
 func (gw *gateway) statusSnapshot(ctx context.Context) statuspage.Snapshot {
-	s := statuspage.Snapshot{Version: version, ConfigFile: gw.path, Started: gw.started}
+	s := statuspage.Snapshot{Version: buildVersion().Version, ConfigFile: gw.path, Started: gw.started}
 	gw.reloads.mu.Lock()
 	s.Reloads, s.Refused, s.LastRefusal, s.LastRefusalAt = gw.reloads.reloads, gw.reloads.refused,
 		gw.reloads.lastRefusal, gw.reloads.lastRefusalAt
