@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,12 +94,7 @@ func (rb *reloadBook) applied() {
 // quote a secret) or the error.
 func (rb *reloadBook) refusedWith(err error, at time.Time) {
 	msg := err.Error()
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		ps := make([]string, len(ce.Problems))
-		for i, p := range ce.Problems {
-			ps[i] = p.String()
-		}
+	if ps := configProblems(err); ps != nil {
 		msg = strings.Join(ps, "; ")
 	}
 	rb.mu.Lock()
