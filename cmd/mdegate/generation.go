@@ -164,7 +164,6 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		transport.release()
 		return nil, err
 	}
-	gw.calls.retain(routes.Tenants())
 	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
 	if err != nil {
 		return fail(err)
@@ -230,6 +229,8 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		}
 		return fail(err)
 	}
+	// Only now that nothing can fail: a refused reload keeps the running tenants' counts.
+	gw.calls.retain(routes.Tenants())
 	g := &generation{
 		redis:          redisLimiter,
 		handlerLimiter: limiter,
