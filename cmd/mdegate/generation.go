@@ -157,9 +157,13 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		transport = &sharedTransport{Transport: proxy.NewTransport(roots, headerTimeout), key: tkey}
 	}
 	transport.refs.Add(1)
+	var redisLimiter *proxy.RedisLimiter
 	// fail gives back what this generation took when a later part cannot be built (the quota
-	// store, or a handler refusing a client entry).
+	// store, the token endpoint, or a handler refusing a client entry).
 	fail := func(err error) (*generation, error) {
+		if redisLimiter != nil {
+			_ = redisLimiter.Close()
+		}
 		src.release()
 		transport.release()
 		return nil, err
@@ -176,9 +180,6 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 	var handler *proxy.Handler
 	login, err := gw.newLogin(cfg, routes, src.Apps, &handler)
 	if err != nil {
-		if redisLimiter != nil {
-			_ = redisLimiter.Close()
-		}
 		return fail(err)
 	}
 	var gwTokens proxy.TokenVerifier
@@ -224,9 +225,6 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		GraphURL:      graphURL,
 	})
 	if err != nil {
-		if redisLimiter != nil {
-			_ = redisLimiter.Close()
-		}
 		return fail(err)
 	}
 	// Only now that nothing can fail: a refused reload keeps the running tenants' counts.
