@@ -54,11 +54,11 @@ func check(ctx context.Context, configPath string, asJSON bool, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	apps, err := commandSources(cfg)
+	apps, stop, err := commandSources(cfg)
 	if err != nil {
 		return err
 	}
-	defer apps.Close()
+	defer stop()
 	roots, err := cfg.Roots()
 	if err != nil {
 		return err

@@ -53,12 +53,8 @@ func consentURL(configPath, tenant, redirectURI string, stateTTL time.Duration, 
 	noRedirect := false
 	for i, t := range tenants {
 		app := cfg.AppOf(t)
-		uri := redirectURI
-		if uri == "" {
-			uri = cfg.ConsentRedirectURI(app)
-		}
-		noRedirect = noRedirect || uri == ""
-		legacy, v2 := consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
+		legacy, v2 := tenantConsentLinks(cfg, t, redirectURI)
+		noRedirect = noRedirect || v2 == ""
 		legacy, v2 = withState(legacy, signer, t.Name, stateTTL), withState(v2, signer, t.Name, stateTTL)
 		if i > 0 {
 			fmt.Fprintln(stdout)
@@ -76,6 +72,17 @@ func consentURL(configPath, tenant, redirectURI string, stateTTL time.Duration, 
 			"only the legacy partner link is printed where it is missing, because Entra requires redirect_uri on the v2 admin consent link")
 	}
 	return nil
+}
+
+// tenantConsentLinks are the admin consent links of configured tenant t, for its app,
+// returning to redirectURI or, when that is "", to the configured one
+// (config.ConsentRedirectURI); v2 is "" when there is none.
+func tenantConsentLinks(cfg *config.Config, t config.TenantConfig, redirectURI string) (legacy, v2 string) {
+	app := cfg.AppOf(t)
+	if redirectURI == "" {
+		redirectURI = cfg.ConsentRedirectURI(app)
+	}
+	return consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, redirectURI)
 }
 
 // consentLinks builds the admin consent links for a tenant, the one place they are built.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -60,9 +58,8 @@ func (gw *gateway) proxyAuthenticate(_, password string) (string, bool) {
 
 // serveLogin serves a request inside a tunnel to a login host: the token endpoint.
 func (gw *gateway) serveLogin(w http.ResponseWriter, r *http.Request) {
-	g := gw.acquire()
+	g := gw.acquireOrRefuse(w)
 	if g == nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer g.release()
@@ -75,9 +72,8 @@ func (gw *gateway) serveLogin(w http.ResponseWriter, r *http.Request) {
 
 // serveAPI serves a request inside a tunnel to a Defender API host: the forward path.
 func (gw *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
-	g := gw.acquire()
+	g := gw.acquireOrRefuse(w)
 	if g == nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer g.release()
@@ -206,27 +202,9 @@ func tokenRoles(cfg *config.Config, src *tokens.Apps) func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
-		return jwtRoles(tok.Bearer), nil
+		// The token was checked by Entra and is the gateway's own: only its roles are read;
+		// an unreadable one makes a gateway token without roles.
+		c, _ := decodeClaims(strings.TrimPrefix(tok.Bearer, "Bearer "))
+		return c.Roles, nil
 	}
-}
-
-// jwtRoles reads the "roles" claim of a bearer token ("Bearer <jwt>"); nil when it has none.
-// The token was checked by Entra and is the gateway's own: nothing here trusts it further.
-func jwtRoles(bearer string) []string {
-	_, jwt, _ := strings.Cut(bearer, " ")
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return nil
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil
-	}
-	var c struct {
-		Roles []string `json:"roles"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return nil
-	}
-	return c.Roles
 }

@@ -164,14 +164,29 @@ func (gw *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gw.status.ServeHTTP(w, r) // anyone else gets the proxy's 404, as for any path outside the APIs
 		return
 	}
-	g := gw.acquire()
-	if g == nil { // a connection that outlived the shutdown's cancellation
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	g := gw.acquireOrRefuse(w)
+	if g == nil {
 		return
 	}
 	defer g.release()
 	gw.dispatch(g, w, r)
 }
+
+// acquireOrRefuse is acquire for a request: with no generation left (a connection that
+// outlived the shutdown's cancellation) it answers 503 in MDE's error shape and returns nil.
+func (gw *gateway) acquireOrRefuse(w http.ResponseWriter) *generation {
+	g := gw.acquire()
+	if g == nil {
+		writeJSON(w, http.StatusServiceUnavailable, shuttingDown)
+	}
+	return g
+}
+
+// shuttingDown is the answer of acquireOrRefuse.
+var shuttingDown = map[string]map[string]string{"error": {
+	"code":    "ServiceUnavailable",
+	"message": "the gateway is shutting down",
+}}
 
 // acquire returns the current generation with a reference taken. A generation swapped out and
 // drained between the load and the increment is skipped for the new current one.

@@ -157,14 +157,17 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		transport = &sharedTransport{Transport: proxy.NewTransport(roots, headerTimeout), key: tkey}
 	}
 	transport.refs.Add(1)
+	var redisLimiter *proxy.RedisLimiter
 	// fail gives back what this generation took when a later part cannot be built (the quota
-	// store, or a handler refusing a client entry).
+	// store, the token endpoint, or a handler refusing a client entry).
 	fail := func(err error) (*generation, error) {
+		if redisLimiter != nil {
+			_ = redisLimiter.Close()
+		}
 		src.release()
 		transport.release()
 		return nil, err
 	}
-	gw.calls.retain(routes.Tenants())
 	limiter, redisLimiter, err := gw.newLimiter(cfg, routes)
 	if err != nil {
 		return fail(err)
@@ -177,9 +180,6 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 	var handler *proxy.Handler
 	login, err := gw.newLogin(cfg, routes, src.Apps, &handler)
 	if err != nil {
-		if redisLimiter != nil {
-			_ = redisLimiter.Close()
-		}
 		return fail(err)
 	}
 	var gwTokens proxy.TokenVerifier
@@ -225,11 +225,10 @@ func (gw *gateway) newGeneration(cfg *config.Config, prev *generation) (*generat
 		GraphURL:      graphURL,
 	})
 	if err != nil {
-		if redisLimiter != nil {
-			_ = redisLimiter.Close()
-		}
 		return fail(err)
 	}
+	// Only now that nothing can fail: a refused reload keeps the running tenants' counts.
+	gw.calls.retain(routes.Tenants())
 	g := &generation{
 		redis:          redisLimiter,
 		handlerLimiter: limiter,

@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 
-	"github.com/rs/zerolog"
-
 	"github.com/mdegate/mdegate/internal/consent"
-	"github.com/mdegate/mdegate/proxy"
 	"github.com/mdegate/mdegate/tokens"
 )
 
@@ -71,17 +67,11 @@ func (gw *gateway) freshRoles(ctx context.Context, tenantID string) ([]string, e
 	}
 	cfg := g.cfg
 	g.release()
-	roots, err := cfg.Roots()
+	apps, stop, err := commandSources(cfg)
 	if err != nil {
 		return nil, err
 	}
-	tr := proxy.NewTransport(roots, 0)
-	defer tr.CloseIdleConnections() // one fetch: keep no connection to Entra open after it
-	apps, err := newTokenSources(cfg, &http.Client{Transport: tr}, zerolog.Nop(), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer apps.Close()
+	defer stop() // one fetch: keep no connection to Entra open after it
 	tok, err := apps.Token(ctx, strings.ToLower(tenantID))
 	if err != nil {
 		var te *tokens.Error

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -128,6 +129,9 @@ func TestPagesListeners(t *testing.T) {
 		`/` + demoNorthwind + `/v2.0/adminconsent?client_id=` + demoClientID,
 		`redirect_uri=https%3A%2F%2Fmdegate.partner.example%2Fconsent%2Fcallback`,
 		`&amp;state=`,
+		// The resolved build version, as /readyz shows it: the page used to read the raw
+		// -X main.version and say "unknown" for an unstamped build.
+		`version <b>` + html.EscapeString(buildVersion().Version) + `</b>`,
 	} {
 		if !strings.Contains(body, s) {
 			t.Errorf("status page lacks %q\n%s", s, body)

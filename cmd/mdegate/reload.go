@@ -94,12 +94,7 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 		gw.metrics.Reloaded(false)
 		gw.reloads.refusedWith(err, gw.now())
 		ev := gw.log.Error().Str("config", gw.path)
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			ps := make([]string, len(ce.Problems))
-			for i, p := range ce.Problems {
-				ps[i] = p.String()
-			}
+		if ps := configProblems(err); ps != nil {
 			ev.Strs("problems", ps)
 		} else {
 			ev.Err(err)
@@ -110,6 +105,20 @@ func (gw *gateway) reload(onlyIfChanged bool) error {
 	gw.loadedSum = sum
 	gw.reloads.applied()
 	return nil
+}
+
+// configProblems are the problems of a configuration refused by config.Load, each with its
+// key and line (they never quote a secret); nil when err is another error.
+func configProblems(err error) []string {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	ps := make([]string, len(ce.Problems))
+	for i, p := range ce.Problems {
+		ps[i] = p.String()
+	}
+	return ps
 }
 
 // apply swaps in cfg.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,5 +85,21 @@ func TestShutdownTimeout(t *testing.T) {
 		if s == 200 {
 			t.Errorf("call %d finished though it outlived shutdown_timeout", i)
 		}
+	}
+}
+
+// A request that arrives when no generation is left (a connection that outlived the
+// shutdown's cancellation) gets a 503 in MDE's error shape. Regression: it was http.Error's
+// plain text "shutting down", which tools parsing MDE's errors could not read.
+func TestNoGenerationAnswersMDEError(t *testing.T) {
+	t.Parallel()
+	gw := &gateway{} // what a connection sees after shutdown dropped the last generation
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, httptest.NewRequest("GET", "/api/alerts", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+	if code, _, _ := mdeError(t, rec.Body.Bytes()); code != "ServiceUnavailable" {
+		t.Errorf("code %q, want ServiceUnavailable", code)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,8 @@ import (
 // The status page (issue 19) at / of admin_listen: the gateway's live state as
 // internal/statuspage's Snapshot, filled on each request from the current generation, the
 // token source, the per-tenant call counters (callBook), the region table and the reload
-// history (reloadBook). It is never served on the main listener.
+// history (reloadBook). The caller-facing listeners show it only to an admin caller
+// (gateway.ServeHTTP).
 
 // callBook counts each tenant's calls of the last five minutes for the status page. It sits
 // in front of the Prometheus registry as the proxy's Metrics, so the hot path costs a map
@@ -94,12 +94,7 @@ func (rb *reloadBook) applied() {
 // quote a secret) or the error.
 func (rb *reloadBook) refusedWith(err error, at time.Time) {
 	msg := err.Error()
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		ps := make([]string, len(ce.Problems))
-		for i, p := range ce.Problems {
-			ps[i] = p.String()
-		}
+	if ps := configProblems(err); ps != nil {
 		msg = strings.Join(ps, "; ")
 	}
 	rb.mu.Lock()
@@ -110,7 +105,7 @@ func (rb *reloadBook) refusedWith(err error, at time.Time) {
 
 // statusSnapshot is the status page's Snapshot of the current generation.
 func (gw *gateway) statusSnapshot(ctx context.Context) statuspage.Snapshot {
-	s := statuspage.Snapshot{Version: version, ConfigFile: gw.path, Started: gw.started}
+	s := statuspage.Snapshot{Version: buildVersion().Version, ConfigFile: gw.path, Started: gw.started}
 	gw.reloads.mu.Lock()
 	s.Reloads, s.Refused, s.LastRefusal, s.LastRefusalAt = gw.reloads.reloads, gw.reloads.refused,
 		gw.reloads.lastRefusal, gw.reloads.lastRefusalAt
@@ -191,13 +186,9 @@ func (gw *gateway) consentLink(cfg *config.Config, i int, tn *routing.Tenant) st
 			return ""
 		}
 	}
-	t := cfg.Tenants[i]
-	app := cfg.AppOf(t)
-	uri := cfg.ConsentRedirectURI(app)
-	legacy, v2 := consentLinks(cfg.Resolved.Cloud.LoginEndpoint, t.ID, app.ClientID, app.Scope, uri)
-	link := legacy
-	if uri != "" {
-		link = v2
+	legacy, link := tenantConsentLinks(cfg, cfg.Tenants[i], "")
+	if link == "" {
+		link = legacy
 	}
 	return withState(link, gw.signer, tn.Name, defaultStateTTL)
 }

@@ -87,14 +87,20 @@ func judge(c claims, t config.TenantConfig, app *config.AppConfig) verdict {
 	return v
 }
 
-// commandSources builds the token sources of the configuration for a one-shot command: real
-// TLS to Entra, no log (the command prints what matters).
-func commandSources(cfg *config.Config) (*tokens.Apps, error) {
+// commandSources builds the token sources of the configuration for a one-shot use (a
+// command, a consent landing): real TLS to Entra, no log (the caller reports what matters).
+// stop closes them and their idle connections to Entra.
+func commandSources(cfg *config.Config) (apps *tokens.Apps, stop func(), err error) {
 	roots, err := cfg.Roots()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return newTokenSources(cfg, &http.Client{Transport: proxy.NewTransport(roots, 0)}, zerolog.Nop(), nil)
+	tr := proxy.NewTransport(roots, 0)
+	apps, err = newTokenSources(cfg, &http.Client{Transport: tr}, zerolog.Nop(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return apps, func() { apps.Close(); tr.CloseIdleConnections() }, nil
 }
 
 // tokenCommand is `mdegate token`.
@@ -130,11 +136,11 @@ func tokenCmd(ctx context.Context, configPath, tenant, resource string, raw bool
 	}
 	t := cfg.Tenants[i]
 	app := cfg.AppOf(t)
-	apps, err := commandSources(cfg)
+	apps, stop, err := commandSources(cfg)
 	if err != nil {
 		return err
 	}
-	defer apps.Close()
+	defer stop()
 	res, err := tokenResource(cfg, app, resource)
 	if err != nil {
 		fmt.Fprintf(stderr, "mdegate token: %v\n", err)

@@ -16,7 +16,7 @@ const tracingShutdownTimeout = 5 * time.Second
 func (gw *gateway) startTracing(cfg *config.Config) error {
 	tc := &cfg.Tracing
 	p, err := tracing.New(tracing.Options{Endpoint: tc.OTLPEndpoint, SampleRatio: tc.Ratio(),
-		ServiceName: tc.Service(), Version: version, Logger: gw.log})
+		ServiceName: tc.Service(), Version: buildVersion().Version, Logger: gw.log})
 	if err != nil {
 		return err
 	}
