@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"github.com/mdegate/mdegate/internal/config"
@@ -22,10 +23,21 @@ func (gw *gateway) startTracing(cfg *config.Config) error {
 	}
 	gw.tracing = p
 	if p != nil {
-		gw.log.Info().Str("otlp_endpoint", tc.OTLPEndpoint).Float64("sample_ratio", tc.Ratio()).
+		gw.log.Info().Str("otlp_endpoint", endpointHost(tc.OTLPEndpoint)).Float64("sample_ratio", tc.Ratio()).
 			Str("service_name", tc.Service()).Msg("tracing on")
 	}
 	return nil
+}
+
+// endpointHost is what the log says of tracing.otlp_endpoint: its scheme and host only. A
+// collector's token may sit in the URL's user info or query; "" (the endpoint from
+// OTEL_EXPORTER_OTLP_ENDPOINT) stays "".
+func endpointHost(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // stopTracing exports what is pending and stops the provider.
